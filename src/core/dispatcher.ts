@@ -1,0 +1,391 @@
+/**
+ * The dispatcher: accept → queue → resolve route → deliver → wait for ACK →
+ * retry with backoff until TTL → `expired`, falling back to third-party
+ * channels when the device is offline or silent. Every status change goes
+ * through the MessageStore with its time. Queue handlers are idempotent by
+ * message id, so a redelivered job (a dispatcher died) never shows twice.
+ */
+import { backoffDelayMs } from './backoff.js';
+import type { Random, Scheduler, TimerHandle } from './clock.js';
+import type { CoreConfig } from './config.js';
+import { TacoError } from './errors.js';
+import type { GatewayCore } from './gateway.js';
+import type { MsgIdGenerator } from './msgid.js';
+import type {
+  ConsumerHandle,
+  MessageRecord,
+  MessageStore,
+  PeerRpc,
+  Priority,
+  PushJob,
+  Queue,
+  QueueDelivery,
+  RouteStore,
+  Telemetry,
+  ThirdPartyChannel,
+} from './ports.js';
+import type { AckStatus, PushFrame, ThirdPartyChannelName } from './protocol.js';
+import type { SendRequest } from './send-request.js';
+import { shardOf } from './shard.js';
+import { isDelivered, isSettled, type MessageStatus } from './status.js';
+
+export const PRIORITY_LEVEL: Record<Priority, number> = { high: 9, normal: 5, low: 1 };
+export const SHARED_PUSH_QUEUE = 'push.shared';
+export const pushQueueOf = (app: string, dedicated: readonly string[]) =>
+  dedicated.includes(app) ? `push.app.${app}` : SHARED_PUSH_QUEUE;
+
+const ACK_TO_STATUS: Record<AckStatus, MessageStatus> = {
+  received: 'delivered',
+  displayed: 'displayed',
+  opened: 'opened',
+};
+
+export interface DispatcherDeps {
+  node: number;
+  ezone: string;
+  clock: Scheduler;
+  random: Random;
+  routes: RouteStore;
+  messages: MessageStore;
+  queue: Queue;
+  rpc: PeerRpc;
+  gateway: GatewayCore;
+  channels: ReadonlyMap<ThirdPartyChannelName, ThirdPartyChannel>;
+  telemetry: Telemetry;
+  ids: MsgIdGenerator;
+  cfg: CoreConfig;
+}
+
+interface Pending {
+  attempt: number;
+  timer: TimerHandle | undefined;
+  fellBack: boolean;
+}
+
+export class Dispatcher {
+  private readonly pending = new Map<string, Pending>();
+  private readonly consumers = new Map<string, ConsumerHandle>();
+  private readonly timers: TimerHandle[] = [];
+  private concurrency: number;
+  private stopped = false;
+
+  constructor(private readonly d: DispatcherDeps) {
+    this.concurrency = d.cfg.dispatch.consumers.min;
+  }
+
+  get pendingAcks(): number {
+    return this.pending.size;
+  }
+  get consumerCount(): number {
+    return this.concurrency;
+  }
+
+  // ---------- accept ----------
+
+  /** Accepts a push for `app`; resolves with the message ids once each job is durably queued. */
+  async send(app: string, req: SendRequest): Promise<string[]> {
+    const { clock, messages, cfg } = this.d;
+    const now = clock.now();
+    const ttlSec = Math.min(req.ttl ?? cfg.dispatch.defaultTtlSec, cfg.dispatch.maxTtlSec);
+    const targets = await this.resolveTargets(app, req);
+    const planned = targets.map((t) => ({ ...t, id: this.d.ids.next(t.shard) }));
+    if (req.idempotencyKey) {
+      const ids = planned.map((p) => p.id);
+      const stored = await messages.rememberIdempotency(app, req.idempotencyKey, ids, now);
+      if (stored.join() !== ids.join()) return stored; // the key was used before: same answer, nothing sent again
+    }
+    await Promise.all(
+      planned.map(async (t) => {
+        const rec: MessageRecord = {
+          id: t.id,
+          app,
+          device: t.device,
+          kind: req.kind,
+          title: req.title,
+          body: req.body,
+          data: req.data,
+          priority: req.priority,
+          createdAt: now,
+          expiresAt: now + ttlSec * 1000,
+          status: 'accepted',
+          channel: null,
+          history: [{ status: 'accepted', at: now }],
+        };
+        await messages.create(rec);
+        this.d.telemetry.count('push.accepted');
+        const job: PushJob = {
+          id: t.id,
+          app,
+          device: t.device,
+          priority: req.priority,
+          expiresAt: rec.expiresAt,
+          attempt: 0,
+        };
+        await this.d.queue.publish(pushQueueOf(app, cfg.dispatch.dedicatedApps), job, {
+          priority: PRIORITY_LEVEL[req.priority],
+        });
+        await messages.transition(t.id, 'queued', clock.now());
+      }),
+    );
+    return planned.map((p) => p.id);
+  }
+
+  private async resolveTargets(app: string, req: SendRequest): Promise<{ device: string; shard: number }[]> {
+    const shards = this.d.cfg.shards;
+    const to = req.to;
+    if ('devices' in to) {
+      const uniq = [...new Set(to.devices)];
+      return Promise.all(
+        uniq.map(async (device) => {
+          const r = await this.d.routes.get(app, device).catch(() => undefined);
+          return { device, shard: shardOf({ device, user: r?.user, loc: r?.loc }, shards) };
+        }),
+      );
+    }
+    if ('users' in to) {
+      const out: { device: string; shard: number }[] = [];
+      for (const user of new Set(to.users)) {
+        for (const device of await this.d.routes.devicesOfUser(app, user)) {
+          out.push({ device, shard: shardOf({ device, user }, shards) });
+        }
+      }
+      return out;
+    }
+    const devices = await this.d.routes.devicesOfApp(app);
+    return devices.map((device) => ({ device, shard: shardOf({ device }, shards) }));
+  }
+
+  // ---------- consume ----------
+
+  async start(): Promise<void> {
+    const { cfg, clock } = this.d;
+    const queues = [SHARED_PUSH_QUEUE, ...cfg.dispatch.dedicatedApps.map((a) => `push.app.${a}`)];
+    for (const q of queues) {
+      const handle = await this.d.queue.consume<PushJob>(q, (del) => this.onJob(del), {
+        concurrency: this.concurrency,
+      });
+      this.consumers.set(q, handle);
+    }
+    this.timers.push(clock.setInterval(() => void this.sweepExpired(), cfg.dispatch.expirySweepMs));
+    if (cfg.dispatch.consumers.autoscale) {
+      this.timers.push(
+        clock.setInterval(() => void this.autoscale(), cfg.dispatch.consumers.scaleIntervalMs),
+      );
+    }
+  }
+
+  /** Consumer count follows the backlog within [min, max] (incident mq-backlog). */
+  private async autoscale(): Promise<void> {
+    const c = this.d.cfg.dispatch.consumers;
+    for (const [q, handle] of this.consumers) {
+      const stats = await this.d.queue.stats(q).catch(() => undefined);
+      if (!stats) continue;
+      const want = Math.max(c.min, Math.min(c.max, Math.ceil(stats.ready / c.backlogPerConsumer)));
+      if (want !== this.concurrency) {
+        this.concurrency = want;
+        handle.setConcurrency(want);
+        this.d.telemetry.gauge('dispatch.consumers', want);
+      }
+    }
+  }
+
+  /** Sets the consumer count by hand (operations); autoscaling may move it again. */
+  setConsumers(n: number): void {
+    this.concurrency = n;
+    for (const h of this.consumers.values()) h.setConcurrency(n);
+  }
+
+  private async onJob(del: QueueDelivery<PushJob>): Promise<void> {
+    if (this.stopped) throw new TacoError('CANCELLED', 'dispatcher stopping');
+    const job = del.body;
+    // A redelivered job for a message we are already tracking is a duplicate.
+    if (this.pending.has(job.id)) return;
+    await this.attempt(job.id, job.attempt);
+  }
+
+  /** One delivery attempt. Never throws for per-message problems: they become retries or statuses. */
+  private async attempt(id: string, attempt: number): Promise<void> {
+    const { clock, messages, telemetry } = this.d;
+    const rec = await messages.get(id);
+    if (!rec || isSettled(rec.status)) {
+      this.forget(id);
+      return;
+    }
+    const now = clock.now();
+    if (now >= rec.expiresAt) {
+      await this.expire(rec.id);
+      return;
+    }
+    let outcome: 'sent' | 'offline' | 'error';
+    try {
+      outcome = await this.deliver(rec);
+    } catch {
+      outcome = 'error';
+      telemetry.count('dispatch.deliver_error');
+    }
+    if (outcome === 'sent') {
+      await messages.transition(id, 'sent', clock.now(), 'ws');
+      this.armAckTimer(rec, attempt);
+    } else if (outcome === 'offline') {
+      telemetry.count('push.offline');
+      // Offline: delivered at the next sign-in, or by a third-party channel now.
+      this.forget(id);
+      await this.fallback(rec);
+    } else {
+      this.scheduleRetry(rec, attempt + 1);
+    }
+  }
+
+  private async deliver(rec: MessageRecord): Promise<'sent' | 'offline'> {
+    const route = await this.d.routes.get(rec.app, rec.device);
+    if (!route) return 'offline';
+    const frame = pushFrameOf(rec);
+    if (route.node === this.d.node && route.ezone === this.d.ezone) {
+      return this.d.gateway.deliver(rec.app, rec.device, route.session, frame) ? 'sent' : 'offline';
+    }
+    const deadline = this.d.cfg.dispatch.rpcDeadlineMs;
+    const r = await this.d.rpc.deliver(
+      route.node,
+      { app: rec.app, device: rec.device, session: route.session, frame },
+      deadline > 0 ? deadline : Number.POSITIVE_INFINITY,
+    );
+    return r === 'sent' ? 'sent' : 'offline';
+  }
+
+  private armAckTimer(rec: MessageRecord, attempt: number): void {
+    const p = this.pending.get(rec.id) ?? { attempt, timer: undefined, fellBack: false };
+    p.timer?.cancel();
+    p.attempt = attempt;
+    p.timer = this.d.clock.setTimeout(() => {
+      p.timer = undefined;
+      void this.onAckTimeout(rec, p);
+    }, this.d.cfg.dispatch.ackTimeoutMs);
+    this.pending.set(rec.id, p);
+  }
+
+  private async onAckTimeout(rec: MessageRecord, p: Pending): Promise<void> {
+    const { cfg, clock } = this.d;
+    const now = clock.now();
+    if (!p.fellBack && now - rec.createdAt >= cfg.dispatch.fallbackAfterMs) {
+      p.fellBack = true;
+      await this.fallback(rec);
+    }
+    this.scheduleRetry(rec, p.attempt + 1);
+  }
+
+  private scheduleRetry(rec: MessageRecord, attempt: number): void {
+    const { cfg, clock, random, telemetry } = this.d;
+    const delay = backoffDelayMs(
+      { baseMs: cfg.dispatch.retryBaseMs, maxMs: cfg.dispatch.retryMaxMs, jitter: 'full' },
+      attempt,
+      () => random.next(),
+    );
+    const p = this.pending.get(rec.id) ?? { attempt, timer: undefined, fellBack: false };
+    p.timer?.cancel();
+    p.attempt = attempt;
+    if (clock.now() + delay >= rec.expiresAt) {
+      // No time left for another try: the sweeper reports it expired at its TTL.
+      p.timer = undefined;
+      this.pending.set(rec.id, p);
+      return;
+    }
+    telemetry.count('push.retry');
+    p.timer = clock.setTimeout(() => {
+      p.timer = undefined;
+      void this.attempt(rec.id, attempt);
+    }, delay);
+    this.pending.set(rec.id, p);
+  }
+
+  private async fallback(rec: MessageRecord): Promise<void> {
+    const { messages, channels, clock, telemetry } = this.d;
+    if (channels.size === 0) return;
+    const regs = await messages.channelsOf(rec.app, rec.device).catch(() => []);
+    for (const { channel, token } of regs) {
+      const ch = channels.get(channel);
+      if (!ch) continue;
+      try {
+        await ch.send(token, rec, this.d.cfg.dispatch.rpcDeadlineMs || 5_000);
+        await messages.transition(rec.id, 'fallback', clock.now(), channel);
+        telemetry.count('push.fallback');
+        return;
+      } catch {
+        telemetry.count('push.fallback_failed');
+      }
+    }
+  }
+
+  private forget(id: string): void {
+    const p = this.pending.get(id);
+    if (p) {
+      p.timer?.cancel();
+      this.pending.delete(id);
+    }
+  }
+
+  private async expire(id: string): Promise<void> {
+    this.forget(id);
+    if (await this.d.messages.transition(id, 'expired', this.d.clock.now()))
+      this.d.telemetry.count('push.expired');
+  }
+
+  private async sweepExpired(): Promise<void> {
+    const ids = await this.d.messages.expireDue(this.d.clock.now(), 10_000).catch(() => [] as string[]);
+    for (const id of ids) {
+      this.forget(id);
+      this.d.telemetry.count('push.expired');
+    }
+  }
+
+  // ---------- from the gateway ----------
+
+  /** An ACK from a device signed in on this node. Only the device's own messages count. */
+  async onAck(app: string, device: string, id: string, status: AckStatus): Promise<void> {
+    const { messages, clock, telemetry } = this.d;
+    const rec = await messages.get(id);
+    if (!rec || rec.app !== app || rec.device !== device) {
+      telemetry.count('ack.unknown');
+      return;
+    }
+    const now = clock.now();
+    const wasDelivered = isDelivered(rec.status);
+    let changed = false;
+    if (!wasDelivered) changed = await messages.transition(id, 'delivered', now);
+    if (status !== 'received')
+      changed = (await messages.transition(id, ACK_TO_STATUS[status], now)) || changed;
+    if (!wasDelivered && changed) {
+      telemetry.count('push.delivered');
+      telemetry.observe('push.latency', now - rec.createdAt);
+    }
+    this.forget(id);
+  }
+
+  /** A device signed in here: send its pending, unexpired messages. */
+  async onSignedIn(app: string, device: string, session: string): Promise<void> {
+    const { messages, clock, gateway } = this.d;
+    const recs = await messages.pendingFor(app, device, clock.now(), this.d.cfg.gateway.maxPendingOnSignIn);
+    for (const rec of recs) {
+      if (!gateway.deliver(app, device, session, pushFrameOf(rec))) return;
+      await messages.transition(rec.id, 'sent', clock.now(), 'ws');
+      this.armAckTimer(rec, this.pending.get(rec.id)?.attempt ?? 0);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) t.cancel();
+    this.timers.length = 0;
+    for (const h of this.consumers.values()) await h.cancel().catch(() => {});
+    this.consumers.clear();
+    for (const p of this.pending.values()) p.timer?.cancel();
+    this.pending.clear();
+  }
+}
+
+export function pushFrameOf(rec: MessageRecord): PushFrame {
+  const f: PushFrame = { op: 'push', id: rec.id, kind: rec.kind, ts: rec.createdAt };
+  if (rec.title !== undefined) f.title = rec.title;
+  if (rec.body !== undefined) f.body = rec.body;
+  if (rec.data !== undefined) f.data = rec.data;
+  return f;
+}

@@ -1,0 +1,62 @@
+/** In-process route store: the embedded twin of the Redis route store. */
+import type { Route, RouteStore } from '../../core/ports.js';
+
+const key = (app: string, device: string) => `${app}\u0000${device}`;
+
+/** Last writer wins by (updatedAt, ezone), shared by every route store twin and the replicator. */
+export function isNewerRoute(
+  a: Pick<Route, 'updatedAt' | 'ezone'>,
+  b: Pick<Route, 'updatedAt' | 'ezone'>,
+): boolean {
+  return a.updatedAt > b.updatedAt || (a.updatedAt === b.updatedAt && a.ezone > b.ezone);
+}
+
+export class MemoryRouteStore implements RouteStore {
+  private readonly routes = new Map<string, Route>();
+  private readonly users = new Map<string, Set<string>>();
+  private readonly apps = new Map<string, Set<string>>();
+
+  async put(route: Route): Promise<void> {
+    this.putSync(route);
+  }
+
+  /** Synchronous form for in-process callers (replicator, simulator). Returns whether it applied. */
+  putSync(route: Route): boolean {
+    const k = key(route.app, route.device);
+    const cur = this.routes.get(k);
+    if (cur && !isNewerRoute(route, cur)) return false;
+    this.routes.set(k, { ...route });
+    if (route.user) {
+      const uk = key(route.app, route.user);
+      let set = this.users.get(uk);
+      if (!set) this.users.set(uk, (set = new Set()));
+      set.add(route.device);
+    }
+    let devs = this.apps.get(route.app);
+    if (!devs) this.apps.set(route.app, (devs = new Set()));
+    devs.add(route.device);
+    return true;
+  }
+
+  async remove(app: string, device: string, session: string): Promise<void> {
+    const k = key(app, device);
+    if (this.routes.get(k)?.session === session) this.routes.delete(k);
+  }
+
+  async get(app: string, device: string): Promise<Route | undefined> {
+    const r = this.routes.get(key(app, device));
+    return r ? { ...r } : undefined;
+  }
+
+  async devicesOfUser(app: string, user: string): Promise<string[]> {
+    return [...(this.users.get(key(app, user)) ?? [])];
+  }
+
+  async devicesOfApp(app: string): Promise<string[]> {
+    return [...(this.apps.get(app) ?? [])];
+  }
+
+  get size(): number {
+    return this.routes.size;
+  }
+}
