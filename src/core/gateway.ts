@@ -119,6 +119,11 @@ export class GatewayCore {
     return (2 * this.cfg.heartbeatSec + 5) * 1000;
   }
 
+  /** Wheel deadline: one tick early, so a reap never comes later than 2×heartbeat+5 s (the wheel fires up to a tick late). */
+  private get reapAfterMs(): number {
+    return Math.max(this.heartbeatTimeoutMs - this.cfg.wheelTickMs, 2 * this.cfg.heartbeatSec * 1000);
+  }
+
   /** A transport accepted a connection. The client has helloTimeoutMs to sign in. */
   open(conn: ClientConnection): Session {
     const s = new Session(conn);
@@ -160,7 +165,7 @@ export class GatewayCore {
         break;
     }
     const now = this.clock.now();
-    if (!s.halfOpen) this.wheel.touch(s, now + this.heartbeatTimeoutMs);
+    if (!s.halfOpen) this.wheel.touch(s, now + this.reapAfterMs);
     switch (f.op) {
       case 'ping':
         s.conn.send({ op: 'pong', ts: now });
@@ -283,7 +288,7 @@ export class GatewayCore {
     s.id = `${this.id.node}.${++this.sessionSeq}`;
     this.byDevice.set(s.key, s);
     this.open_++;
-    this.wheel.touch(s, now + this.heartbeatTimeoutMs);
+    this.wheel.touch(s, now + this.reapAfterMs);
     this.telemetry.count('signin.ok');
     s.conn.send({
       op: 'welcome',
@@ -344,6 +349,10 @@ export class GatewayCore {
   }
 
   /** Protocol error on one connection: error frame, then close with the error's code. */
+  protocolError(s: Session, err: TacoError): void {
+    this.fail(s, err);
+  }
+
   private fail(s: Session, err: TacoError): void {
     if (s.state === 'closed') return;
     s.conn.send({ op: 'error', code: err.wireCode, message: err.message });

@@ -182,6 +182,31 @@ export interface PeerRpc {
   ): Promise<void>;
 }
 
+// ---------- node directory ----------
+
+/** A node's entry in the directory: where its internal gRPC service listens. */
+export interface NodeInfo {
+  node: number;
+  ezone: string;
+  /** host:port of the node's internal gRPC service (`taco.internal.v1`). */
+  address: string;
+  /** ms since the epoch after which the entry no longer counts unless re-registered. */
+  expiresAt: number;
+}
+
+/**
+ * Which node listens where (node ids are unique across ezones).
+ * Guarantees: the latest `register` of a node wins; an entry not re-registered
+ * within `ttlMs` disappears by itself (a crashed node drops out); `lookup` and
+ * `list` never return an expired entry.
+ */
+export interface NodeDirectory {
+  register(node: number, ezone: string, address: string, ttlMs: number): Promise<void>;
+  lookup(node: number): Promise<NodeInfo | undefined>;
+  /** Live nodes, of one ezone when given, ordered by node id. */
+  list(ezone?: string): Promise<NodeInfo[]>;
+}
+
 // ---------- third-party channels ----------
 
 export interface ThirdPartyChannel {

@@ -1,0 +1,153 @@
+/**
+ * Business API over HTTP/JSON (SPEC §4) plus health, readiness and metrics.
+ * Every error is `{"error":{"code","message"}}` with the status derived from
+ * the TacoError code; a bad request affects only itself.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import { asTacoError, TacoError } from '../core/errors.js';
+import { decodeMsgId } from '../core/msgid.js';
+import { upstreamQueueOf, type TacoNode } from '../core/node.js';
+import type { MessageStore, Queue, UpstreamMessage } from '../core/ports.js';
+import { PLATFORMS } from '../core/protocol.js';
+import { parseSendRequest } from '../core/send-request.js';
+import { authenticateBusiness } from './business-auth.js';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface HttpApiDeps {
+  node: TacoNode;
+  messages: MessageStore;
+  queue: Queue;
+  registry: Registry;
+  isReady: () => boolean;
+  /** Extra routes (dispatch, admin) mounted by later modules; return true when handled. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, e: unknown): void {
+  const err = asTacoError(e);
+  const headers: Record<string, string> = {};
+  if (err.httpStatus === 503 || err.httpStatus === 429) headers['retry-after'] = '1';
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify({ error: { code: err.wireCode, message: err.message } });
+  res.writeHead(err.httpStatus, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!type.includes('application/json')) {
+    throw new TacoError('INVALID_ARGUMENT', 'Content-Type must be application/json');
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new TacoError('INVALID_ARGUMENT', 'body is not valid JSON');
+  }
+}
+
+export class HttpApi {
+  readonly server: Server;
+
+  constructor(private readonly d: HttpApiDeps) {
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((e) => sendError(res, e));
+    });
+    this.server.requestTimeout = 30_000;
+    this.server.headersTimeout = 10_000;
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (method === 'GET' && path === '/readyz') {
+      return this.d.isReady()
+        ? sendJson(res, 200, { status: 'ready' })
+        : sendJson(res, 503, { error: { code: 'TACO_ERR_NOT_READY', message: 'starting or draining' } });
+    }
+    if (method === 'GET' && path === '/metrics') {
+      const text = await this.d.registry.metrics();
+      res.writeHead(200, { 'content-type': this.d.registry.contentType });
+      res.end(text);
+      return;
+    }
+    if (this.d.extraRoutes && (await this.d.extraRoutes(req, res, url))) return;
+    if (!path.startsWith('/v1/')) throw new TacoError('NOT_FOUND', `no route ${method} ${path}`);
+    const app = await authenticateBusiness(req.headers.authorization, this.d.node.authCache);
+    if (method === 'POST' && path === '/v1/push') {
+      const body = parseSendRequest(await readJson(req));
+      const ids = await this.d.node.dispatcher.send(app, body);
+      return sendJson(res, 202, { ids });
+    }
+    const msg = /^\/v1\/messages\/([^/]+)$/.exec(path);
+    if (method === 'GET' && msg) return sendJson(res, 200, await getStatus(this.d.messages, app, msg[1]!));
+    const cfg = /^\/v1\/config\/([^/]+)$/.exec(path);
+    if (method === 'PUT' && cfg) {
+      const platform = cfg[1]!;
+      if (!(PLATFORMS as readonly string[]).includes(platform)) {
+        throw new TacoError('INVALID_ARGUMENT', `platform must be one of ${PLATFORMS.join(', ')}`);
+      }
+      const body = (await readJson(req)) as { data?: unknown };
+      if (typeof body !== 'object' || body === null || typeof body.data !== 'object' || body.data === null || Array.isArray(body.data)) {
+        throw new TacoError('INVALID_ARGUMENT', 'data: must be a JSON object');
+      }
+      const version = await this.d.messages.setConfig(app, platform, body.data as Record<string, unknown>);
+      return sendJson(res, 200, { version });
+    }
+    if (method === 'GET' && path === '/v1/upstream') return this.upstream(app, req, res);
+    throw new TacoError('NOT_FOUND', `no route ${method} ${path}`);
+  }
+
+  /** Server-sent events: upstream messages of the app, at least once (acked after the write). */
+  private async upstream(app: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), 15_000);
+    const consumer = await this.d.queue.consume<UpstreamMessage>(
+      upstreamQueueOf(app),
+      async ({ body }) => {
+        if (res.destroyed) throw new TacoError('CANCELLED', 'subscriber gone');
+        await new Promise<void>((resolve, reject) =>
+          res.write(`id: ${body.id}\nevent: upstream\ndata: ${JSON.stringify(body)}\n\n`, (e) => (e ? reject(e) : resolve())),
+        );
+      },
+      { concurrency: 1 },
+    );
+    req.on('close', () => {
+      clearInterval(keepalive);
+      void consumer.cancel();
+    });
+  }
+}
+
+export async function getStatus(messages: MessageStore, app: string, id: string) {
+  try {
+    decodeMsgId(id);
+  } catch (e) {
+    throw new TacoError('INVALID_ARGUMENT', asTacoError(e).message);
+  }
+  const rec = await messages.get(id);
+  if (!rec || rec.app !== app) throw new TacoError('NOT_FOUND', `no message ${id}`);
+  return { id: rec.id, status: rec.status, channel: rec.channel, history: rec.history };
+}

@@ -1,0 +1,171 @@
+/**
+ * The production wiring place: binds the core node to real I/O (ws, HTTP,
+ * gRPC, system clock, engines chosen by config) and owns their lifetimes.
+ * `startServer` resolves once every port listens; `stop` drains and closes
+ * everything in reverse order.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { CoreConfig } from '../core/config.js';
+import { TacoError } from '../core/errors.js';
+import { createNode, type TacoNode } from '../core/node.js';
+import type { AppInfo, MessageStore, Queue, RouteStore } from '../core/ports.js';
+import { jwtHs256Codec } from '../core/token.js';
+import { StaticAppDirectory } from '../engines/embedded/app-directory.js';
+import { NoPeersRpc } from '../engines/embedded/local-rpc.js';
+import { MemoryMessageStore } from '../engines/embedded/message-store.js';
+import { MemoryQueue } from '../engines/embedded/queue.js';
+import { MemoryRouteStore } from '../engines/embedded/route-store.js';
+import { systemRandom, systemScheduler } from '../engines/system-clock.js';
+import { addPushService } from '../gateway/grpc-api.js';
+import { HttpApi } from '../gateway/http-api.js';
+import { PromTelemetry } from '../gateway/prom-telemetry.js';
+import { WsGateway } from '../gateway/ws-gateway.js';
+import type { ServeConfig } from './config-file.js';
+
+export interface ServerEngines {
+  routes: RouteStore;
+  messages: MessageStore;
+  queue: Queue;
+  describe: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export function embeddedEngines(): ServerEngines {
+  return {
+    routes: new MemoryRouteStore(),
+    messages: new MemoryMessageStore(),
+    queue: new MemoryQueue(),
+    describe: { routes: 'embedded', messages: 'embedded', queue: 'embedded' },
+    close: async () => {},
+  };
+}
+
+export interface ReadyInfo {
+  event: 'ready';
+  ws: number;
+  http: number;
+  grpc: number;
+  node: number;
+  ezone: string;
+  apps: string[];
+  engines: Record<string, string>;
+}
+
+export interface RunningServer {
+  node: TacoNode;
+  ready: ReadyInfo;
+  /** Apps created because none were configured (quick start); their secrets. */
+  generatedApps: AppInfo[];
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) =>
+      reject(new TacoError('BAD_INPUT', `cannot listen on ${host}:${port}: ${e.code ?? e.message}`));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
+      e ? reject(new TacoError('BAD_INPUT', `cannot listen on gRPC ${host}:${port}: ${e.message}`)) : resolve(p),
+    ),
+  );
+}
+
+export interface StartOptions {
+  config: ServeConfig;
+  engines?: ServerEngines;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const cfg = opts.config;
+  const log = opts.log ?? (() => {});
+  const generatedApps: AppInfo[] = [];
+  let apps: AppInfo[] = cfg.apps;
+  if (apps.length === 0) {
+    const demo = { id: 'demo', secret: randomBytes(18).toString('base64url') };
+    generatedApps.push(demo);
+    apps = [demo];
+    log('no apps configured: created app "demo" for this run; pass --app ID=SECRET to choose your own', {
+      app: demo.id,
+      secret: demo.secret,
+    });
+  }
+  const engines = opts.engines ?? embeddedEngines();
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const coreCfg: CoreConfig = cfg.core;
+  const node = createNode({ node: cfg.node, ezone: cfg.ezone }, coreCfg, {
+    clock: systemScheduler,
+    random: systemRandom,
+    apps: new StaticAppDirectory(apps),
+    tokens: jwtHs256Codec,
+    routes: engines.routes,
+    messages: engines.messages,
+    queue: engines.queue,
+    rpc: new NoPeersRpc(),
+    channels: new Map(),
+    telemetry: new PromTelemetry(registry, { node: cfg.node, ezone: cfg.ezone }),
+  });
+  await node.start();
+
+  let ready = false;
+  const wsServer = createHttpServer();
+  const ws = new WsGateway(node.gateway);
+  ws.attach(wsServer);
+  const api = new HttpApi({
+    node,
+    messages: engines.messages,
+    queue: engines.queue,
+    registry,
+    isReady: () => ready && !node.gateway.isDraining,
+  });
+  const grpcServer = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+  addPushService(grpcServer, { node, messages: engines.messages, queue: engines.queue });
+
+  const stopAll = async () => {
+    ready = false;
+    await node.stop();
+    await ws.close();
+    await new Promise<void>((r) => wsServer.close(() => r()));
+    wsServer.closeAllConnections();
+    api.server.closeAllConnections();
+    await new Promise<void>((r) => api.server.close(() => r()));
+    await new Promise<void>((r) => grpcServer.tryShutdown(() => r()));
+    grpcServer.forceShutdown();
+    await engines.close();
+  };
+
+  try {
+    const wsPort = await listen(wsServer, cfg.ports.ws, cfg.host);
+    const httpPort = await listen(api.server, cfg.ports.http, cfg.host);
+    const grpcPort = await bindGrpc(grpcServer, cfg.host, cfg.ports.grpc);
+    ready = true;
+    const info: ReadyInfo = {
+      event: 'ready',
+      ws: wsPort,
+      http: httpPort,
+      grpc: grpcPort,
+      node: cfg.node,
+      ezone: cfg.ezone,
+      apps: apps.map((a) => a.id),
+      engines: engines.describe,
+    };
+    return { node, ready: info, generatedApps, stop: stopAll };
+  } catch (e) {
+    await stopAll().catch(() => {});
+    throw e;
+  }
+}
