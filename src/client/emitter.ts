@@ -6,11 +6,11 @@
  * an uncaught exception (like a DOM EventTarget's reportError) instead of
  * vanishing, but after the SDK has finished handling the frame.
  */
-// biome-ignore lint/suspicious/noExplicitAny: listener argument lists differ per event
-type EventMap = Record<string, any[]>;
+/** Event name → listener argument tuple. A mapped constraint, so plain interfaces qualify. */
+type EventMap<E> = { [K in keyof E]: unknown[] };
 type Listener<A extends unknown[]> = (...args: A) => void;
 
-export class Emitter<E extends EventMap> {
+export class Emitter<E extends EventMap<E>> {
   private readonly listeners: { [K in keyof E]?: Listener<E[K]>[] } = {};
 
   /** Adds a listener; returns a function that removes it. */

@@ -87,7 +87,8 @@ function push(o: Obj): PushFrame {
 
 function config(o: Obj): ConfigFrame {
   const version = num(o, 'version');
-  if (!Number.isSafeInteger(version) || version < 0) throw bad('config.version must be a non-negative integer');
+  if (!Number.isSafeInteger(version) || version < 0)
+    throw bad('config.version must be a non-negative integer');
   const data = optObj(o, 'data');
   if (!data) throw bad('config.data must be an object');
   return { op: 'config', version, data };

@@ -23,8 +23,13 @@ interface Entry {
   app: AppInfo | undefined;
   loadedAt: number;
   loading: Promise<AppInfo | undefined> | undefined;
-  firstSignal: AbortSignal | undefined;
+  firstSignal: RequestSignal | undefined;
 }
+
+/** A request's signal, or a getter that creates it on demand (sign-ins only pay for it on a cache miss). */
+export type RequestSignal = AbortSignal | (() => AbortSignal);
+
+const signalOf = (s: RequestSignal): AbortSignal => (typeof s === 'function' ? s() : s);
 
 export class AuthCache {
   private readonly entries = new Map<string, Entry>();
@@ -37,7 +42,7 @@ export class AuthCache {
     private readonly opts: AuthCacheOptions,
   ) {}
 
-  async get(appId: string, requestSignal?: AbortSignal): Promise<AppInfo | undefined> {
+  async get(appId: string, requestSignal?: RequestSignal): Promise<AppInfo | undefined> {
     let e = this.entries.get(appId);
     const now = this.clock.now();
     if (!e) {
@@ -50,7 +55,7 @@ export class AuthCache {
   }
 
   private async load(appId: string, e: Entry): Promise<AppInfo | undefined> {
-    const signal = this.opts.reuseRequestSignal && e.firstSignal ? e.firstSignal : this.lifetime.signal;
+    const signal = this.opts.reuseRequestSignal && e.firstSignal ? signalOf(e.firstSignal) : this.lifetime.signal;
     try {
       const app = await this.directory.lookup(appId, signal, this.opts.lookupTimeoutMs);
       e.app = app;
@@ -84,7 +89,7 @@ export class Authenticator {
   ) {}
 
   /** Resolves the claims of a valid token or throws TOKEN_INVALID / TOKEN_EXPIRED / UNKNOWN_APP. */
-  async authenticate(token: string, signal?: AbortSignal): Promise<TokenClaims> {
+  async authenticate(token: string, signal?: RequestSignal): Promise<TokenClaims> {
     const parsed = this.codec.parse(token);
     const { claims } = parsed;
     if (claims.exp * 1000 <= this.clock.now()) throw new TacoError('TOKEN_EXPIRED', 'token has expired');

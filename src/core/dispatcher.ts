@@ -64,6 +64,8 @@ interface Pending {
 
 export class Dispatcher {
   private readonly pending = new Map<string, Pending>();
+  /** Messages with a queue job being handled right now (before `pending` knows them). */
+  private readonly inFlight = new Set<string>();
   private readonly consumers = new Map<string, ConsumerHandle>();
   private readonly timers: TimerHandle[] = [];
   private concurrency: number;
@@ -132,27 +134,28 @@ export class Dispatcher {
 
   private async resolveTargets(app: string, req: SendRequest): Promise<{ device: string; shard: number }[]> {
     const shards = this.d.cfg.shards;
+    // The shard comes from the device's current route (its `loc`, else its user) whatever the
+    // targeting, so every message to one device carries the same shard.
+    const withShard = (device: string, user?: string) =>
+      this.d.routes
+        .get(app, device)
+        .catch(() => undefined)
+        .then((r) => ({ device, shard: shardOf({ device, user: r?.user ?? user, loc: r?.loc }, shards) }));
     const to = req.to;
     if ('devices' in to) {
-      const uniq = [...new Set(to.devices)];
-      return Promise.all(
-        uniq.map(async (device) => {
-          const r = await this.d.routes.get(app, device).catch(() => undefined);
-          return { device, shard: shardOf({ device, user: r?.user, loc: r?.loc }, shards) };
-        }),
-      );
+      return Promise.all([...new Set(to.devices)].map((device) => withShard(device)));
     }
     if ('users' in to) {
       const out: { device: string; shard: number }[] = [];
       for (const user of new Set(to.users)) {
         for (const device of await this.d.routes.devicesOfUser(app, user)) {
-          out.push({ device, shard: shardOf({ device, user }, shards) });
+          out.push(await withShard(device, user));
         }
       }
       return out;
     }
     const devices = await this.d.routes.devicesOfApp(app);
-    return devices.map((device) => ({ device, shard: shardOf({ device }, shards) }));
+    return Promise.all(devices.map((device) => withShard(device)));
   }
 
   // ---------- consume ----------
@@ -198,9 +201,14 @@ export class Dispatcher {
   private async onJob(del: QueueDelivery<PushJob>): Promise<void> {
     if (this.stopped) throw new TacoError('CANCELLED', 'dispatcher stopping');
     const job = del.body;
-    // A redelivered job for a message we are already tracking is a duplicate.
-    if (this.pending.has(job.id)) return;
-    await this.attempt(job.id, job.attempt);
+    // A redelivered job for a message we are already tracking (or handling) is a duplicate.
+    if (this.pending.has(job.id) || this.inFlight.has(job.id)) return;
+    this.inFlight.add(job.id);
+    try {
+      await this.attempt(job.id, job.attempt);
+    } finally {
+      this.inFlight.delete(job.id);
+    }
   }
 
   /** One delivery attempt. Never throws for per-message problems: they become retries or statuses. */
@@ -265,6 +273,12 @@ export class Dispatcher {
 
   private async onAckTimeout(rec: MessageRecord, p: Pending): Promise<void> {
     const { cfg, clock } = this.d;
+    // The ACK may have landed on another node (the device's gateway): the store knows.
+    const cur = await this.d.messages.get(rec.id).catch(() => undefined);
+    if (cur && isSettled(cur.status)) {
+      this.forget(rec.id);
+      return;
+    }
     const now = clock.now();
     if (!p.fellBack && now - rec.createdAt >= cfg.dispatch.fallbackAfterMs) {
       p.fellBack = true;
@@ -284,8 +298,15 @@ export class Dispatcher {
     p.timer?.cancel();
     p.attempt = attempt;
     if (clock.now() + delay >= rec.expiresAt) {
-      // No time left for another try: the sweeper reports it expired at its TTL.
-      p.timer = undefined;
+      // No time left for another try: expired at its TTL (by the sweeper or by this timer, whichever
+      // comes first). The timer also forgets a message the sweeper will not report (status `fallback`).
+      p.timer = clock.setTimeout(
+        () => {
+          p.timer = undefined;
+          void this.expire(rec.id);
+        },
+        Math.max(0, rec.expiresAt - clock.now()),
+      );
       this.pending.set(rec.id, p);
       return;
     }

@@ -237,9 +237,11 @@ export class GatewayCore {
     }
     s.state = 'auth';
     // The request's own lifetime: aborted as soon as the sign-in is handled, like a request context.
-    const request = new AbortController();
+    // Created only if something asks for it (a cache miss), because most sign-ins never do.
+    let request: AbortController | undefined;
+    const requestSignal = () => (request ??= new AbortController()).signal;
     this.auth
-      .authenticate(hello.token, request.signal)
+      .authenticate(hello.token, requestSignal)
       .then(
         (claims) => {
           if (s.state !== 'auth') return; // closed while authenticating
@@ -269,7 +271,7 @@ export class GatewayCore {
           }
         },
       )
-      .finally(() => request.abort());
+      .finally(() => request?.abort());
   }
 
   private admit(s: Session, hello: HelloFrame): void {
@@ -425,15 +427,18 @@ export class GatewayCore {
    */
   drain(filter: (s: Session) => boolean, reason: string): void {
     this.draining?.timer.cancel();
-    const perTick = Math.max(1, Math.round((this.cfg.drainPerSec * 100) / 1000));
+    // Budget in tenths of a session: every 100 ms tick adds drainPerSec tenths, a close costs 10,
+    // so any rate (also below 10/s or not a multiple of 10) is kept exactly, without bursts.
+    const rate = this.cfg.drainPerSec;
+    let budget = 0;
     const timer = this.clock.setInterval(() => {
-      let n = 0;
+      budget = Math.min(budget + rate, Math.max(10, rate));
       for (const s of this.byDevice.values()) {
-        if (n >= perTick) return;
         if (!filter(s)) continue;
+        if (budget < 10) return;
         s.conn.send({ op: 'error', code: 'TACO_ERR_DRAINING', message: `session moved: ${reason}` });
         this.closeSession(s, CloseCodes.MOVED, reason);
-        n++;
+        budget -= 10;
       }
       timer.cancel();
       this.draining = undefined;

@@ -75,16 +75,22 @@ export class TimingWheel<T extends WheelEntry> {
     }
     while (this.cursorMs < target) {
       this.cursorMs += this.tickMs;
-      const slot = (this.cursorMs / this.tickMs) % this.slotCount;
-      let e = this.heads[slot] ?? null;
-      while (e) {
-        const next: WheelEntry | null = e.wheelNext;
-        if (e.wheelDeadline <= nowMs) {
-          this.unlink(e);
-          onExpire(e as T);
-        }
-        e = next;
+      this.expireSlot((this.cursorMs / this.tickMs) % this.slotCount, nowMs, onExpire);
+    }
+    // The next slot holds deadlines in (target, target + tickMs]: when `nowMs` is inside that
+    // tick (callers need not advance on tick boundaries), the ones already passed are due now.
+    if (nowMs > target) this.expireSlot((target / this.tickMs + 1) % this.slotCount, nowMs, onExpire);
+  }
+
+  private expireSlot(slot: number, nowMs: number, onExpire: (e: T) => void): void {
+    let e = this.heads[slot] ?? null;
+    while (e) {
+      const next: WheelEntry | null = e.wheelNext;
+      if (e.wheelDeadline <= nowMs) {
+        this.unlink(e);
+        onExpire(e as T);
       }
+      e = next;
     }
   }
 }

@@ -29,7 +29,10 @@ import type { SendRequest } from '../../src/core/send-request.js';
 import { jwtHs256Codec, signToken, type TokenClaims } from '../../src/core/token.js';
 import { StaticAppDirectory } from '../../src/engines/embedded/app-directory.js';
 import { NoPeersRpc } from '../../src/engines/embedded/local-rpc.js';
-import { MemoryMessageStore } from '../../src/engines/embedded/message-store.js';
+import {
+  MemoryMessageStore,
+  type MemoryMessageStoreOptions,
+} from '../../src/engines/embedded/message-store.js';
 import { MemoryQueue } from '../../src/engines/embedded/queue.js';
 import { MemoryRouteStore } from '../../src/engines/embedded/route-store.js';
 import { drainMicrotasks, VirtualScheduler } from '../../src/sim/virtual-clock.js';
@@ -142,6 +145,7 @@ export interface HarnessOptions {
   rpc?: PeerRpc;
   /** Start the dispatcher's consumers (default true). */
   start?: boolean;
+  messageStore?: Partial<MemoryMessageStoreOptions>;
 }
 
 export interface SignInOptions {
@@ -172,7 +176,7 @@ export class CoreHarness {
   readonly random: SeededRandom;
   readonly cfg: CoreConfig;
   readonly routes = new MemoryRouteStore();
-  readonly messages = new MemoryMessageStore();
+  readonly messages: MemoryMessageStore;
   readonly queue = new MemoryQueue();
   readonly telemetry = new RecordingTelemetry();
   readonly directory: SpyDirectory;
@@ -183,6 +187,7 @@ export class CoreHarness {
     this.clock = new VirtualScheduler(opts.startMs ?? T0);
     this.random = new SeededRandom(opts.seed ?? 1);
     this.cfg = coreConfig(opts.config ?? {});
+    this.messages = new MemoryMessageStore(opts.messageStore);
     this.directory = new SpyDirectory(
       opts.apps ?? [
         { id: APP, secret: SECRET },

@@ -130,6 +130,17 @@ export class MemoryMessageStore implements MessageStore {
     return true;
   }
 
+  /**
+   * A message past its TTL whose status cannot become `expired` (`fallback`: the vendor has it)
+   * stops being pending and is dropped after the retention like a settled one.
+   */
+  private retire(id: string, now: number) {
+    const rec = this.messages.get(id);
+    if (!rec || isSettled(rec.status)) return;
+    this.unpend(rec);
+    this.retention.push(now + this.opts.retentionMs, id);
+  }
+
   private unpend(rec: MessageRecord) {
     const k = key(rec.app, rec.device);
     const set = this.pendingByDevice.get(k);
@@ -160,6 +171,7 @@ export class MemoryMessageStore implements MessageStore {
     while (out.length < limit && this.expiry.peekTime() <= now) {
       const id = this.expiry.pop()!;
       if (this.transitionSync(id, 'expired', now)) out.push(id);
+      else this.retire(id, now);
     }
     while (this.retention.peekTime() <= now) {
       const id = this.retention.pop()!;
@@ -191,6 +203,15 @@ export class MemoryMessageStore implements MessageStore {
     return [...(this.channels.get(key(app, device)) ?? [])].map(([channel, token]) => ({ channel, token }));
   }
 
+  *unsettled(): Generator<MessageRecord> {
+    for (const ids of this.pendingByDevice.values()) {
+      for (const id of ids) {
+        const rec = this.messages.get(id);
+        if (rec) yield rec;
+      }
+    }
+  }
+
   async setConfig(app: string, platform: string, data: Record<string, unknown>): Promise<number> {
     const k = key(app, platform);
     const version = (this.configs.get(k)?.version ?? 0) + 1;
@@ -201,4 +222,9 @@ export class MemoryMessageStore implements MessageStore {
   async getConfig(app: string, platform: string) {
     return this.configs.get(key(app, platform));
   }
+}
+
+/** Messages not yet settled (delivered, expired or failed): the simulator's loss check reads them at the end. */
+export function* unsettledMessages(store: MemoryMessageStore): Generator<MessageRecord> {
+  yield* store.unsettled();
 }

@@ -1,0 +1,265 @@
+/**
+ * Routes with MySQL as the source of truth and Redis as the read cache.
+ *
+ * - Writes go to MySQL first (they fail only if MySQL fails), then to Redis.
+ *   Both sides apply the same last-writer-wins and session rules, so the order
+ *   two nodes' writes reach each side does not matter.
+ * - Reads come from Redis while the cache is `ready`, else from MySQL: while
+ *   Redis is down, while the cache is checked after a (re)connect, and while
+ *   it is rebuilt. A failed Redis read falls back to MySQL too.
+ * - After every (re)connect the cache is checked: a missing marker key means
+ *   Redis lost its data (restart without persistence), and the cache is
+ *   rebuilt from MySQL — by one node, under a lock; the others wait for the
+ *   marker. Writes this node could not send to Redis meanwhile ("dirty" keys)
+ *   are then repaired one by one from MySQL; past `maxDirty` of them, every
+ *   route is re-put instead (removals missed during such an outage stay until
+ *   the device's next sign-in or reap — a stale route only costs a failed
+ *   delivery attempt, which counts the device as offline).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Route, RouteStore } from '../../core/ports.js';
+import { withDeadline } from '../deadline.js';
+import type { MysqlRouteStore } from '../mysql/route-store.js';
+import { isRedisReady, type RedisClient } from './client.js';
+import type { RedisRouteStore } from './route-store.js';
+
+export type CacheState = 'down' | 'checking' | 'rebuilding' | 'ready';
+
+export interface WriteThroughOptions {
+  log?: (msg: string) => void;
+  /** Rows per step when rebuilding. */
+  rebuildBatch?: number;
+  /** Keys remembered while Redis is unreachable before falling back to a full re-put. */
+  maxDirty?: number;
+  /** Lease of the rebuild lock (another node takes over if the builder dies). */
+  rebuildLockMs?: number;
+  /** How often a node waiting for another's rebuild looks for the marker; also the retry delay of a failed check. */
+  pollMs?: number;
+}
+
+const key = (app: string, device: string) => `${app}\u0000${device}`;
+
+export class WriteThroughRouteStore implements RouteStore {
+  private state: CacheState = 'down';
+  /** Bumped whenever Redis drops, so a check that raced a drop never declares the cache ready. */
+  private generation = 0;
+  private readonly dirty = new Map<string, { app: string; device: string }>();
+  private overflow = false;
+  private syncing: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly log: (msg: string) => void;
+  private readonly opts: Required<Omit<WriteThroughOptions, 'log'>>;
+  private readonly onReady = () => this.startSync();
+  private readonly onDown = () => {
+    this.generation++;
+    this.state = 'down';
+  };
+
+  constructor(
+    private readonly client: RedisClient,
+    readonly cache: RedisRouteStore,
+    readonly truth: MysqlRouteStore,
+    opts: WriteThroughOptions = {},
+  ) {
+    this.log = opts.log ?? (() => {});
+    this.opts = {
+      rebuildBatch: opts.rebuildBatch ?? 500,
+      maxDirty: opts.maxDirty ?? 10_000,
+      rebuildLockMs: opts.rebuildLockMs ?? 60_000,
+      pollMs: opts.pollMs ?? 250,
+    };
+    client.on('ready', this.onReady);
+    client.on('close', this.onDown);
+    client.on('end', this.onDown);
+  }
+
+  get cacheState(): CacheState {
+    return this.state;
+  }
+
+  private get markerKey() {
+    return `${this.cache.prefix}built`;
+  }
+  private get lockKey() {
+    return `${this.cache.prefix}rebuild-lock`;
+  }
+
+  /** Checks (and if needed rebuilds) the cache, waiting at most `timeoutMs`; reads use MySQL until it is ready. */
+  async start(timeoutMs = 30_000): Promise<void> {
+    if (isRedisReady(this.client)) this.startSync();
+    if (this.syncing)
+      await withDeadline(this.syncing, timeoutMs, 'route cache check').catch((e: Error) =>
+        this.log(`route cache not ready yet, serving routes from MySQL: ${e.message}`),
+      );
+  }
+
+  /** Resolves once the cache is ready (tests and drills), or rejects after `timeoutMs`. */
+  async whenReady(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.state !== 'ready') {
+      if (Date.now() >= until) throw new Error(`route cache still ${this.state} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private startSync(): void {
+    if (this.closed || this.syncing) return;
+    const gen = this.generation;
+    this.state = 'checking';
+    this.syncing = this.sync(gen)
+      .then(() => {
+        if (gen === this.generation && !this.closed) this.state = 'ready';
+      })
+      .catch((e: Error) => this.log(`route cache check failed: ${e.message}`))
+      .finally(() => {
+        this.syncing = undefined;
+        // A drop (or a failure) during the check: check again once Redis is back.
+        if (this.state !== 'ready' && !this.closed && isRedisReady(this.client)) this.scheduleRetry();
+      });
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.startSync();
+    }, this.opts.pollMs);
+    this.retryTimer.unref();
+  }
+
+  private async sync(gen: number): Promise<void> {
+    const redis = this.client;
+    while ((await redis.exists(this.markerKey)) === 0) {
+      if (gen !== this.generation || this.closed) return;
+      this.state = 'rebuilding';
+      const token = randomUUID();
+      if ((await redis.set(this.lockKey, token, 'PX', this.opts.rebuildLockMs, 'NX')) === 'OK') {
+        this.log('route cache is empty: rebuilding it from MySQL');
+        await this.rebuild();
+        await redis.set(this.markerKey, String(Date.now()));
+        if ((await redis.get(this.lockKey)) === token) await redis.del(this.lockKey);
+        this.overflow = false;
+        this.log('route cache rebuilt');
+      } else {
+        await new Promise((r) => setTimeout(r, this.opts.pollMs));
+      }
+    }
+    await this.repair();
+  }
+
+  /** Re-puts every route and membership from MySQL (compare-and-set, so concurrent newer writes win). */
+  private async rebuild(): Promise<void> {
+    const n = this.opts.rebuildBatch;
+    for (let after: Route | undefined, page: Route[]; (page = await this.truth.scanRoutes(after, n)).length; ) {
+      await Promise.all(page.map((r) => this.cache.putIfNewer(r)));
+      after = page[page.length - 1];
+    }
+    for (let after, page; (page = await this.truth.scanUserDevices(after, n)).length; ) {
+      await Promise.all(page.map((m) => this.cache.addMembership(m.app, m.device, m.user)));
+      after = page[page.length - 1];
+    }
+    for (let after, page; (page = await this.truth.scanAppDevices(after, n)).length; ) {
+      await Promise.all(page.map((m) => this.cache.addMembership(m.app, m.device, undefined)));
+      after = page[page.length - 1];
+    }
+  }
+
+  /** Brings the keys this node failed to write to Redis in line with MySQL. */
+  private async repair(): Promise<void> {
+    if (this.overflow) {
+      this.overflow = false;
+      this.dirty.clear();
+      this.log('route cache: too many writes missed during the outage; re-putting every route from MySQL');
+      await this.rebuild();
+      return;
+    }
+    for (const [k, { app, device }] of [...this.dirty]) {
+      this.dirty.delete(k);
+      try {
+        // Read Redis before MySQL: a write racing us reaches MySQL first, so we either see it in
+        // MySQL or our Redis version is older than it and the versioned delete leaves it alone.
+        const cached = await this.cache.get(app, device);
+        const truth = await this.truth.get(app, device);
+        if (truth) await this.cache.putIfNewer(truth);
+        else if (cached) await this.cache.removeIfVersion(cached);
+      } catch (e) {
+        this.markDirty(app, device);
+        throw e;
+      }
+    }
+  }
+
+  private markDirty(app: string, device: string): void {
+    if (this.overflow) return;
+    if (this.dirty.size >= this.opts.maxDirty) {
+      this.overflow = true;
+      this.dirty.clear();
+      return;
+    }
+    this.dirty.set(key(app, device), { app, device });
+  }
+
+  /** Sends a write to Redis if it is connected; a write it cannot take is remembered for repair. */
+  private async toCache(app: string, device: string, op: () => Promise<unknown>): Promise<void> {
+    if (!isRedisReady(this.client)) return this.markDirty(app, device);
+    try {
+      await op();
+    } catch (e) {
+      this.markDirty(app, device);
+      this.log(`route cache write failed (repaired when Redis is back): ${(e as Error).message}`);
+    }
+  }
+
+  private async read<T>(fromCache: () => Promise<T>, fromTruth: () => Promise<T>): Promise<T> {
+    if (this.state === 'ready') {
+      try {
+        return await fromCache();
+      } catch (e) {
+        this.log(`route cache read failed, reading MySQL: ${(e as Error).message}`);
+      }
+    }
+    return fromTruth();
+  }
+
+  async put(route: Route): Promise<void> {
+    await this.truth.putIfNewer(route);
+    await this.toCache(route.app, route.device, () => this.cache.putIfNewer(route));
+  }
+
+  async remove(app: string, device: string, session: string): Promise<void> {
+    await this.truth.remove(app, device, session);
+    await this.toCache(app, device, () => this.cache.remove(app, device, session));
+  }
+
+  get(app: string, device: string): Promise<Route | undefined> {
+    return this.read(
+      () => this.cache.get(app, device),
+      () => this.truth.get(app, device),
+    );
+  }
+
+  devicesOfUser(app: string, user: string): Promise<string[]> {
+    return this.read(
+      () => this.cache.devicesOfUser(app, user),
+      () => this.truth.devicesOfUser(app, user),
+    );
+  }
+
+  devicesOfApp(app: string): Promise<string[]> {
+    return this.read(
+      () => this.cache.devicesOfApp(app),
+      () => this.truth.devicesOfApp(app),
+    );
+  }
+
+  /** Detaches from the client (which the caller owns) and stops pending retries. */
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.client.off('ready', this.onReady);
+    this.client.off('close', this.onDown);
+    this.client.off('end', this.onDown);
+  }
+}

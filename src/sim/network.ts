@@ -1,0 +1,116 @@
+/**
+ * The simulated network between clients and gateway nodes: per-link latency,
+ * ezone cuts (both directions), DNS with client-side caching, and the
+ * ClientConnection port the core's gateway writes to. Frames on one
+ * connection arrive in order (TCP), each at max(previous, now + latency).
+ */
+import type { Random } from '../core/clock.js';
+import type { ClientConnection, Session } from '../core/gateway.js';
+import type { ClientFrame, ServerFrame } from '../core/protocol.js';
+import type { VirtualScheduler } from './virtual-clock.js';
+
+/** Typed event kinds used by the client population (see clients.ts). */
+export const Ev = {
+  CONNECT: 1,
+  ARRIVE_AT_GATEWAY: 2,
+  HEARTBEAT: 3,
+  DOWNLINK: 4,
+  UPLINK: 5,
+  DEAD: 6,
+  CONNECT_TIMEOUT: 7,
+} as const;
+
+export interface LinkParams {
+  rttMs: number;
+  jitterMs: number;
+}
+
+export class SimNetwork {
+  /** Ezones cut off from clients (network-cut fault). */
+  readonly cut = new Set<string>();
+  /** region → ezone answer of the dispatch DNS. */
+  readonly dns = new Map<string, string>();
+  dnsTtlMs = 60_000;
+
+  constructor(
+    private readonly clock: VirtualScheduler,
+    private readonly random: Random,
+    private readonly p: LinkParams,
+  ) {}
+
+  isCut(ezone: string): boolean {
+    return this.cut.size > 0 && this.cut.has(ezone);
+  }
+
+  /** One-way latency sample. */
+  oneWayMs(): number {
+    return this.p.rttMs / 2 + this.random.next() * this.p.jitterMs;
+  }
+}
+
+/**
+ * One simulated TCP/WebSocket connection between client `client` and node
+ * `node`. The gateway core holds it as its ClientConnection.
+ */
+export class SimConn implements ClientConnection {
+  session: Session | undefined;
+  /** Frames to the client, with arrival times (FIFO). */
+  readonly down: { at: number; frame: ServerFrame | null; code: number; reason: string }[] = [];
+  downHead = 0;
+  /** Frames to the gateway, with arrival times (FIFO). */
+  readonly up: { at: number; frame: ClientFrame | null }[] = [];
+  upHead = 0;
+  private lastDownAt = 0;
+  private lastUpAt = 0;
+  /** Closed by the server (close frame queued) or reset. */
+  serverClosed = false;
+  /** The client side is gone (it decided the link is dead, or it was reset). */
+  clientGone = false;
+
+  constructor(
+    readonly client: number,
+    readonly node: number,
+    readonly ezone: string,
+    private readonly net: SimNetwork,
+    private readonly clock: VirtualScheduler,
+  ) {}
+
+  /** Gateway → client. Lost while the ezone is cut; dropped for pongs nobody waits for. */
+  send(frame: ServerFrame): void {
+    if (this.serverClosed || this.clientGone || this.net.isCut(this.ezone)) return;
+    if (frame.op === 'pong') return; // the simulated SDK detects dead links by the cut itself (see clients.ts)
+    this.enqueueDown(frame, 0, '');
+  }
+
+  close(code: number, reason: string): void {
+    if (this.serverClosed) return;
+    this.serverClosed = true;
+    if (this.clientGone || this.net.isCut(this.ezone)) return;
+    this.enqueueDown(null, code, reason);
+  }
+
+  /** A crash or reset: the client learns at once-ish (RST), nothing more is delivered. */
+  reset(): void {
+    if (this.serverClosed) return;
+    this.serverClosed = true;
+    if (this.clientGone || this.net.isCut(this.ezone)) return;
+    this.enqueueDown(null, 1006, 'connection reset');
+  }
+
+  private enqueueDown(frame: ServerFrame | null, code: number, reason: string): void {
+    const at = Math.max(this.lastDownAt, this.clock.now() + this.net.oneWayMs());
+    this.lastDownAt = at;
+    this.down.push({ at, frame, code, reason });
+    this.clock.at(at, Ev.DOWNLINK, this.client);
+  }
+
+  /** Client → gateway. Returns false when the frame is lost (ezone cut). */
+  sendUp(frame: ClientFrame | null): boolean {
+    if (this.clientGone || this.net.isCut(this.ezone)) return false;
+    const at = Math.max(this.lastUpAt, this.clock.now() + this.net.oneWayMs());
+    this.lastUpAt = at;
+    this.up.push({ at, frame });
+    this.clock.at(at, Ev.UPLINK, this.client);
+    return true;
+  }
+}

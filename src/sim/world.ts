@@ -1,0 +1,503 @@
+/**
+ * The simulation wiring place: binds the shipped core (createNode) to virtual
+ * time, the simulated network, simulated engines and the client population,
+ * applies the fault timeline, generates open-model traffic and samples
+ * metrics. Nothing here decides how a gateway or dispatcher behaves; that is
+ * src/core, the same code `taco serve` runs.
+ */
+import type { BackoffPolicy } from '../core/backoff.js';
+import { SeededRandom } from '../core/clock.js';
+import { type CoreConfig, type CoreConfigInput, coreConfig } from '../core/config.js';
+import { TacoError } from '../core/errors.js';
+import { createNode, type TacoNode, upstreamQueueOf } from '../core/node.js';
+import type { DeliverResult, MessageRecord, Telemetry, UpstreamMessage } from '../core/ports.js';
+import { PLATFORMS, type Platform } from '../core/protocol.js';
+import type { SendRequest } from '../core/send-request.js';
+import { isSettled } from '../core/status.js';
+import { type ParsedToken, type TokenCodec, validateClaims } from '../core/token.js';
+import { StaticAppDirectory } from '../engines/embedded/app-directory.js';
+import { MemoryMessageStore } from '../engines/embedded/message-store.js';
+import { MemoryRouteStore } from '../engines/embedded/route-store.js';
+import type { Calibration } from './calibration.js';
+import { ClientPopulation, type SimNodeHandle } from './clients.js';
+import { type OutageSwitch, withOutage } from './engines/outage.js';
+import { SimQueue } from './engines/queue.js';
+import { SimRpc } from './engines/rpc.js';
+import { SimNetwork } from './network.js';
+import { VirtualScheduler } from './virtual-clock.js';
+
+export const SIM_APP = { id: 'sim', secret: 'simulated-app-secret' };
+/** Virtual time starts here so message ids and reports never depend on the wall clock. */
+export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+/** What the world needs from the metrics layer (src/sim/metrics implements it). */
+export interface SimRecorder {
+  setTime(ms: number): void;
+  count(name: string, n?: number, tags?: Record<string, string>): void;
+  observe(name: string, value: number, tags?: Record<string, string>): void;
+  gauge(name: string, value: number, tags?: Record<string, string>): void;
+  event(name: string, fields?: Record<string, unknown>): void;
+}
+
+export interface FaultSpec {
+  kind: string;
+  atMs: number;
+  forMs?: number | undefined;
+  params: Record<string, unknown>;
+}
+
+export interface WorldSpec {
+  seed: number;
+  durationMs: number;
+  ezones: { name: string; gateways: number }[];
+  clients: {
+    count: number;
+    platforms: Record<Platform, number>;
+    heartbeatSec: number;
+    reconnect: BackoffPolicy;
+    rampMs: number;
+    dnsTtlMs: number;
+  };
+  traffic: { pushPerSec: number; upstreamPerSec: number; ttlSec: number };
+  faults: FaultSpec[];
+  core: CoreConfigInput;
+  engines: {
+    queue: { perConsumerPerSec: number; diskModeThreshold: number; diskModeSlowdown: number };
+    rpc: { maxConcurrentStreams: number };
+  };
+  calibration: Calibration;
+  /** Sign-in attempts per second (whole population) that count as a reconnect storm. */
+  stormAttemptsPerSec: number;
+}
+
+/** Sim tokens are `sim:<client>`; the claims are validated by the core's own rules, the HMAC is not computed. */
+const simTokenCodec: TokenCodec = {
+  parse(token: string): ParsedToken {
+    if (!token.startsWith('sim:')) throw new TacoError('TOKEN_INVALID', 'not a simulator token');
+    const claims = validateClaims({ app: SIM_APP.id, dev: `d${token.slice(4)}`, exp: 4_102_444_800 });
+    return { claims, verify: (secret) => secret === SIM_APP.secret };
+  },
+};
+
+class NodeTelemetry implements Telemetry {
+  private readonly tags: Record<string, string>;
+  constructor(
+    private readonly rec: SimRecorder,
+    ezone: string,
+  ) {
+    this.tags = { ezone };
+  }
+  count(name: string, n = 1): void {
+    this.rec.count(name, n, this.tags);
+  }
+  observe(name: string, value: number): void {
+    this.rec.observe(name, value, this.tags);
+  }
+  gauge(): void {
+    // Gauges are sampled by the world once per virtual second instead.
+  }
+}
+
+export interface WorldOutcome {
+  virtualMs: number;
+  events: number;
+  accepted: number;
+  delivered: number;
+  expired: number;
+  lost: number;
+  inFlight: number;
+  peakOnline: number;
+  finalOnline: number;
+}
+
+export class World {
+  readonly clock: VirtualScheduler;
+  readonly random: SeededRandom;
+  readonly net: SimNetwork;
+  readonly nodes: (SimNodeHandle & { node: TacoNode; rpc: SimRpc })[] = [];
+  readonly clients: ClientPopulation;
+  readonly queue: SimQueue;
+  readonly messages: MemoryMessageStore;
+  readonly routes: MemoryRouteStore;
+  readonly switches: Record<'route-store' | 'message-store', OutageSwitch>;
+  readonly cfg: CoreConfig;
+  private readonly ezoneNames: string[];
+  private attemptsThisSecond = 0;
+  private accepted = 0;
+  private delivered = 0;
+  private expired = 0;
+  private peakOnline = 0;
+  private trafficCarry = 0;
+  private upstreamCarry = 0;
+  private onlineByEzone = new Map<string, number>();
+
+  constructor(
+    private readonly spec: WorldSpec,
+    private readonly rec: SimRecorder,
+  ) {
+    this.cfg = coreConfig(spec.core);
+    if (spec.ezones.reduce((n, e) => n + e.gateways, 0) > 255) {
+      throw new TacoError('BAD_INPUT', 'at most 255 gateways in a simulation (node ids are 8 bits)');
+    }
+    this.clock = new VirtualScheduler(SIM_EPOCH_MS);
+    this.random = new SeededRandom(spec.seed);
+    const cal = spec.calibration;
+    this.net = new SimNetwork(this.clock, this.random, cal.network);
+    this.net.dnsTtlMs = spec.clients.dnsTtlMs;
+    this.ezoneNames = spec.ezones.map((e) => e.name);
+    for (const e of this.ezoneNames) this.net.dns.set(e, e);
+
+    this.routes = new MemoryRouteStore();
+    this.messages = new MemoryMessageStore({ retentionMs: 30_000, keepHistory: false });
+    this.messages.onTransition = (r, from) => this.onTransition(r, from);
+    this.queue = new SimQueue(this.clock, { ...spec.engines.queue, tickMs: 10 });
+    this.switches = {
+      'route-store': { down: false, name: 'route store' },
+      'message-store': { down: false, name: 'message store' },
+    };
+    const routes = withOutage(this.routes, this.switches['route-store']);
+    const messages = withOutage(this.messages, this.switches['message-store']);
+    const apps = new StaticAppDirectory([SIM_APP]);
+
+    const byEzone = new Map<string, SimNodeHandle[]>();
+    for (const ez of spec.ezones) {
+      const list: SimNodeHandle[] = [];
+      for (let g = 0; g < ez.gateways; g++) {
+        const index = this.nodes.length;
+        const rpc = new SimRpc(
+          this.clock,
+          {
+            maxConcurrentStreams: spec.engines.rpc.maxConcurrentStreams,
+            maxPendingPerPeer: this.cfg.dispatch.maxPendingRpcPerPeer,
+            latencyMs: cal.rpc.latencyMs,
+          },
+          (target, req) => this.serveRpc(target, req),
+        );
+        const node = createNode({ node: index, ezone: ez.name }, this.cfg, {
+          clock: this.clock,
+          random: new SeededRandom((spec.seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0),
+          apps,
+          tokens: simTokenCodec,
+          routes,
+          messages,
+          queue: this.queue,
+          rpc,
+          channels: new Map(),
+          telemetry: new NodeTelemetry(rec, ez.name),
+        });
+        const handle = { index, ezone: ez.name, gateway: node.gateway, dead: false, cpuFreeAt: 0, node, rpc };
+        this.nodes.push(handle);
+        list.push(handle);
+      }
+      byEzone.set(ez.name, list);
+    }
+
+    const platformCut = cumulative(spec.clients.platforms);
+    const weights = spec.ezones.map((e) => e.gateways);
+    const totalW = weights.reduce((a, b) => a + b, 0);
+    this.clients = new ClientPopulation(
+      {
+        count: spec.clients.count,
+        regions: this.ezoneNames,
+        regionOf: (i) => pickWeighted(weights, totalW, frac(i * 0.6180339887498949)),
+        platformOf: (i) => PLATFORMS[pickCumulative(platformCut, frac(i * 0.7548776662466927))]!,
+        heartbeatSec: spec.clients.heartbeatSec,
+        reconnect: spec.clients.reconnect,
+        connectTimeoutMs: cal.network.connectTimeoutMs,
+        pongTimeoutMs: cal.network.pongTimeoutMs,
+        signInCpuMs: cal.gateway.signInCpuUs / 1000 / cal.gateway.cores,
+        frameCpuMs: cal.gateway.frameCpuUs / 1000 / cal.gateway.cores,
+      },
+      this.clock,
+      this.random,
+      this.net,
+      this.nodes,
+      byEzone,
+      this.ezoneNames,
+      {
+        onOnline: (_c, recovery) => {
+          if (recovery !== undefined) rec.observe('reconnect.recovery', recovery);
+        },
+        onOffline: () => rec.count('client.disconnected'),
+        onConnectAttempt: () => {
+          this.attemptsThisSecond++;
+          rec.count('reconnect.attempts');
+        },
+        onPushShown: () => rec.count('push.shown'),
+        onDuplicate: () => rec.count('push.duplicate'),
+        onSignInRejected: (_c, code) => rec.count('signin.shed', 1, { code: String(code) }),
+      },
+    );
+  }
+
+  private serveRpc(target: number, req: Parameters<SimRpc['deliver']>[1]): DeliverResult | undefined {
+    const n = this.nodes[target];
+    if (!n || n.dead || this.net.isCut(n.ezone)) return undefined;
+    return n.gateway.deliver(req.app, req.device, req.session, req.frame) ? 'sent' : 'no-session';
+  }
+
+  private onTransition(r: MessageRecord, from: MessageRecord['status']): void {
+    if (isSettled(r.status) && !isSettled(from)) {
+      if (r.status === 'expired') this.expired++;
+      else if (r.status !== 'failed') this.delivered++;
+    }
+  }
+
+  private pushTraffic(): void {
+    const spec = this.spec.traffic;
+    this.trafficCarry += spec.pushPerSec / 100;
+    const n = Math.floor(this.trafficCarry);
+    this.trafficCarry -= n;
+    for (let i = 0; i < n; i++) {
+      const c = Math.floor(this.random.next() * this.spec.clients.count);
+      const device = `d${c}`;
+      const region = this.ezoneNames[this.clients.region[c]!]!;
+      const home = this.net.dns.get(region) ?? region;
+      const node = this.pickLiveNode(home);
+      if (!node) {
+        this.rec.count('push.rejected');
+        continue;
+      }
+      const r = this.random.next();
+      const req: SendRequest = {
+        to: { devices: [device] },
+        kind: r < 0.7 ? 'notification' : 'passthrough',
+        priority: r < 0.1 ? 'high' : r > 0.9 ? 'low' : 'normal',
+        ttl: spec.ttlSec,
+      };
+      node.node.dispatcher.send(SIM_APP.id, req).then(
+        () => this.accepted++,
+        () => this.rec.count('push.rejected'),
+      );
+    }
+    this.upstreamCarry += spec.upstreamPerSec / 100;
+    const u = Math.floor(this.upstreamCarry);
+    this.upstreamCarry -= u;
+    for (let i = 0; i < u; i++) {
+      const c = Math.floor(this.random.next() * this.spec.clients.count);
+      const conn = this.clients.conns[c];
+      if (conn && this.clients.state[c] === 3) conn.sendUp({ op: 'up', id: `u${this.clock.now()}-${i}`, data: {} });
+    }
+  }
+
+  private pickLiveNode(ezone: string) {
+    const inZone = this.nodes.filter((n) => !n.dead && n.ezone === ezone);
+    const pool = inZone.length ? inZone : this.nodes.filter((n) => !n.dead);
+    return pool.length ? pool[Math.floor(this.random.next() * pool.length)] : undefined;
+  }
+
+  private scheduleFaults(): void {
+    for (const f of this.spec.faults) {
+      this.clock.setTimeout(() => {
+        this.rec.event(`fault.${f.kind}`, { at: f.atMs, ...f.params });
+        const undo = this.applyFault(f);
+        if (undo && f.forMs) this.clock.setTimeout(undo, f.forMs);
+      }, f.atMs);
+    }
+  }
+
+  /** Applies one fault; returns how to heal it when it has a duration. */
+  private applyFault(f: FaultSpec): (() => void) | undefined {
+    const p = f.params;
+    switch (f.kind) {
+      case 'network-cut': {
+        const ez = String(p.ezone);
+        this.net.cut.add(ez);
+        return () => this.net.cut.delete(ez);
+      }
+      case 'dns-failover': {
+        const region = String(p.region);
+        const to = String(p.to);
+        this.net.dns.set(region, to);
+        // The old ezone's nodes drain that region's sessions with 4503, naming where to go.
+        for (const n of this.nodes) {
+          if (n.ezone === to || n.dead) continue;
+          n.gateway.drain((s) => {
+            const c = Number(s.device.slice(1));
+            return this.ezoneNames[this.clients.region[c]!] === region;
+          }, `moved ezone=${to}`);
+        }
+        return undefined;
+      }
+      case 'gateway-crash': {
+        const ez = String(p.ezone);
+        const inZone = this.nodes.filter((n) => n.ezone === ez);
+        const victim = inZone[Number(p.gateway ?? 0) % inZone.length];
+        if (!victim) return undefined;
+        victim.dead = true;
+        this.clients.resetNode(victim.index);
+        void victim.node.stop();
+        return undefined;
+      }
+      case 'engine-outage': {
+        const engine = String(p.engine);
+        if (engine === 'queue') {
+          this.queue.down = true;
+          return () => {
+            this.queue.down = false;
+          };
+        }
+        const sw = this.switches[engine as 'route-store' | 'message-store'];
+        sw.down = true;
+        return () => {
+          sw.down = false;
+        };
+      }
+      case 'mq-backlog': {
+        this.queue.forcedSlowdown = Number(p.slowdown ?? 10);
+        return () => {
+          this.queue.forcedSlowdown = 1;
+        };
+      }
+      case 'grpc-stream-quota': {
+        const ms = Number(p.latencyMs ?? p.latency ?? 30_000);
+        for (const n of this.nodes) n.rpc.slowdownMs = ms;
+        return () => {
+          for (const n of this.nodes) n.rpc.slowdownMs = 0;
+        };
+      }
+      case 'close-wait-leak': {
+        // Every second a fraction of online apps go away without closing their socket.
+        const fraction = Number(p.fraction ?? 0.01);
+        const timer = this.clock.setInterval(() => {
+          const n = this.spec.clients.count;
+          const k = Math.round(n * fraction);
+          for (let i = 0; i < k; i++) {
+            const c = Math.floor(this.random.next() * n);
+            this.clients.halfClose(c, 30_000 + Math.floor(this.random.next() * 60_000));
+          }
+        }, 1000);
+        return () => timer.cancel();
+      }
+      case 'auth-cache-cancel':
+        // The incident is a code path, not an outside event: the variant sets auth.reuseRequestSignal.
+        // What the fault does is make every client sign in again (a routine deploy restarts the gateways).
+        for (const n of this.nodes) if (!n.dead) n.gateway.drain(() => true, 'node restarting');
+        return undefined;
+      default:
+        throw new TacoError('BAD_INPUT', `unknown fault kind ${f.kind}`);
+    }
+  }
+
+  private sample(nowMs: number): void {
+    const rec = this.rec;
+    rec.setTime(nowMs);
+    if (this.attemptsThisSecond >= this.spec.stormAttemptsPerSec && nowMs > SIM_EPOCH_MS + this.spec.clients.rampMs) {
+      rec.event('reconnect.storm', { attempts: this.attemptsThisSecond });
+    }
+    rec.gauge('reconnect.attempts_per_s', this.attemptsThisSecond);
+    this.attemptsThisSecond = 0;
+    const cal = this.spec.calibration;
+    this.onlineByEzone.clear();
+    let maxMem = 0;
+    let closeWait = 0;
+    let rpcPending = 0;
+    for (const n of this.nodes) {
+      if (n.dead) continue;
+      const g = n.gateway;
+      this.onlineByEzone.set(n.ezone, (this.onlineByEzone.get(n.ezone) ?? 0) + g.sessions);
+      const mem = g.connections * cal.gateway.sessionBytes + n.rpc.pendingCalls * cal.rpc.pendingCallBytes;
+      if (mem > maxMem) maxMem = mem;
+      closeWait += g.halfOpen + g.leaked;
+      rpcPending += n.rpc.pendingCalls;
+    }
+    let online = 0;
+    for (const [ez, v] of this.onlineByEzone) {
+      rec.gauge('sessions.online', v, { ezone: ez });
+      online += v;
+    }
+    if (online > this.peakOnline) this.peakOnline = online;
+    rec.gauge('gateway.memory', maxMem / (1024 * 1024));
+    rec.gauge('gateway.closewait', closeWait);
+    if (closeWait > 0) rec.event('gateway.closewait');
+    rec.gauge('rpc.pending', rpcPending);
+    let quotaHits = 0;
+    let timeouts = 0;
+    for (const n of this.nodes) {
+      quotaHits += n.rpc.quotaHits;
+      timeouts += n.rpc.timeouts;
+      n.rpc.quotaHits = 0;
+      n.rpc.timeouts = 0;
+    }
+    if (quotaHits > 0) {
+      rec.event('rpc.quota_hit');
+      rec.count('rpc.queued', quotaHits);
+    }
+    if (timeouts) rec.count('rpc.timeouts', timeouts);
+    rec.gauge('queue.backlog', this.queue.backlog);
+    if (this.queue.diskMode) rec.event('queue.disk_mode');
+    rec.gauge('queue.consumers', this.queue.consumerSlots);
+  }
+
+  async run(onProgress?: (fraction: number) => void): Promise<WorldOutcome> {
+    for (const n of this.nodes) await n.node.start();
+    // A business service reading upstream messages (at least once).
+    await this.queue.consume<UpstreamMessage>(
+      upstreamQueueOf(SIM_APP.id),
+      async () => {
+        this.rec.count('upstream.delivered');
+      },
+      { concurrency: 16 },
+    );
+    this.clients.start(this.spec.clients.rampMs);
+    this.clock.setInterval(() => this.pushTraffic(), 10);
+    this.scheduleFaults();
+    const end = SIM_EPOCH_MS + this.spec.durationMs;
+    await this.clock.runUntil(end, (now) => {
+      this.sample(now);
+      if (onProgress && now % 10_000 === 0) onProgress((now - SIM_EPOCH_MS) / this.spec.durationMs);
+    });
+    return this.outcome();
+  }
+
+  private outcome(): WorldOutcome {
+    const now = this.clock.now();
+    // Grace for the expiry sweeper and in-flight ACKs before a message counts as lost.
+    const graceMs = this.cfg.dispatch.expirySweepMs + 5_000;
+    let lost = 0;
+    let inFlight = 0;
+    for (const r of this.messages.unsettled()) {
+      if (r.expiresAt + graceMs < now) lost++;
+      else inFlight++;
+    }
+    this.rec.count('push.lost', lost);
+    this.rec.gauge('push.in_flight', inFlight);
+    let online = 0;
+    for (const v of this.onlineByEzone.values()) online += v;
+    return {
+      virtualMs: this.spec.durationMs,
+      events: this.clock.executed,
+      accepted: this.accepted,
+      delivered: this.delivered,
+      expired: this.expired,
+      lost,
+      inFlight,
+      peakOnline: this.peakOnline,
+      finalOnline: online,
+    };
+  }
+}
+
+function frac(x: number): number {
+  return x - Math.floor(x);
+}
+
+function cumulative(platforms: Record<Platform, number>): number[] {
+  let acc = 0;
+  return PLATFORMS.map((p) => (acc += platforms[p] ?? 0));
+}
+
+function pickCumulative(cut: number[], u: number): number {
+  const total = cut[cut.length - 1] || 1;
+  for (let i = 0; i < cut.length; i++) if (u * total < cut[i]!) return i;
+  return cut.length - 1;
+}
+
+function pickWeighted(weights: number[], total: number, u: number): number {
+  let acc = 0;
+  for (let i = 0; i < weights.length; i++) {
+    acc += weights[i]!;
+    if (u * total < acc) return i;
+  }
+  return weights.length - 1;
+}
