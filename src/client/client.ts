@@ -486,7 +486,7 @@ export class TacoClient extends Emitter<ClientEvents> {
     this.ws = undefined;
     if (ws) discardSocket(ws, code, reason.slice(0, 100));
     this.connectTimer = this.clearTimer(this.connectTimer);
-    // mutated
+    this.pingTimer = this.clearTimer(this.pingTimer);
     this.pongTimer = this.clearTimer(this.pongTimer);
     this.resendTimer = this.clearTimer(this.resendTimer);
     this.session_ = undefined;

@@ -35,6 +35,8 @@ export class AuthCache {
   private readonly entries = new Map<string, Entry>();
   private readonly lifetime = new AbortController();
   failures = 0;
+  /** Directory lookups started (first fills and refreshes). */
+  loads = 0;
 
   constructor(
     private readonly directory: AppDirectory,
@@ -55,6 +57,7 @@ export class AuthCache {
   }
 
   private async load(appId: string, e: Entry): Promise<AppInfo | undefined> {
+    this.loads++;
     const signal = this.opts.reuseRequestSignal && e.firstSignal ? signalOf(e.firstSignal) : this.lifetime.signal;
     try {
       const app = await this.directory.lookup(appId, signal, this.opts.lookupTimeoutMs);

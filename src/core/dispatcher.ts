@@ -67,6 +67,8 @@ export class Dispatcher {
   /** Messages with a queue job being handled right now (before `pending` knows them). */
   private readonly inFlight = new Set<string>();
   private readonly consumers = new Map<string, ConsumerHandle>();
+  /** Concurrency applied to each queue's consumer: every queue scales on its own backlog. */
+  private readonly concurrencyOf = new Map<string, number>();
   private readonly timers: TimerHandle[] = [];
   private concurrency: number;
   private stopped = false;
@@ -78,6 +80,7 @@ export class Dispatcher {
   get pendingAcks(): number {
     return this.pending.size;
   }
+  /** Largest consumer concurrency over the push queues (the shared queue's when no app is dedicated). */
   get consumerCount(): number {
     return this.concurrency;
   }
@@ -168,6 +171,7 @@ export class Dispatcher {
         concurrency: this.concurrency,
       });
       this.consumers.set(q, handle);
+      this.concurrencyOf.set(q, this.concurrency);
     }
     this.timers.push(clock.setInterval(() => void this.sweepExpired(), cfg.dispatch.expirySweepMs));
     if (cfg.dispatch.consumers.autoscale) {
@@ -184,18 +188,22 @@ export class Dispatcher {
       const stats = await this.d.queue.stats(q).catch(() => undefined);
       if (!stats) continue;
       const want = Math.max(c.min, Math.min(c.max, Math.ceil(stats.ready / c.backlogPerConsumer)));
-      if (want !== this.concurrency) {
-        this.concurrency = want;
+      if (want !== this.concurrencyOf.get(q)) {
+        this.concurrencyOf.set(q, want);
         handle.setConcurrency(want);
         this.d.telemetry.gauge('dispatch.consumers', want);
       }
     }
+    this.concurrency = Math.max(c.min, ...this.concurrencyOf.values());
   }
 
   /** Sets the consumer count by hand (operations); autoscaling may move it again. */
   setConsumers(n: number): void {
     this.concurrency = n;
-    for (const h of this.consumers.values()) h.setConcurrency(n);
+    for (const [q, h] of this.consumers) {
+      this.concurrencyOf.set(q, n);
+      h.setConcurrency(n);
+    }
   }
 
   private async onJob(del: QueueDelivery<PushJob>): Promise<void> {
@@ -398,6 +406,7 @@ export class Dispatcher {
     this.timers.length = 0;
     for (const h of this.consumers.values()) await h.cancel().catch(() => {});
     this.consumers.clear();
+    this.concurrencyOf.clear();
     for (const p of this.pending.values()) p.timer?.cancel();
     this.pending.clear();
   }

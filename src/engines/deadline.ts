@@ -108,5 +108,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Masks the password of a connection URL for logs and `describe`. */
 export function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^@/]*)@/i, (_m, scheme, user) => `${scheme}${user}:***@`);
+  return url.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^@/]*)@/i,
+    (_m, scheme, user) => `${scheme}${user}:***@`,
+  );
 }

@@ -240,6 +240,10 @@ export class ClientPopulation {
     const item = conn.down[conn.downHead]!;
     if (item.at > this.clock.now()) return;
     conn.down[conn.downHead++] = undefined as never;
+    if (conn.downHead === conn.down.length) {
+      conn.down.length = 0;
+      conn.downHead = 0;
+    }
     if (item.frame === null) {
       this.closed(c, item.code, item.reason);
       return;
@@ -294,6 +298,10 @@ export class ClientPopulation {
     const item = conn.up[conn.upHead]!;
     if (item.at > this.clock.now()) return;
     conn.up[conn.upHead++] = undefined as never;
+    if (conn.upHead === conn.up.length) {
+      conn.up.length = 0;
+      conn.upHead = 0;
+    }
     const node = this.nodes[conn.node]!;
     if (node.dead || this.net.isCut(conn.ezone) || !conn.session) return;
     if (item.frame === null) node.gateway.gone(conn.session);

@@ -123,6 +123,7 @@ export class World {
   readonly cfg: CoreConfig;
   private readonly ezoneNames: string[];
   private attemptsThisSecond = 0;
+  private authLoads = 0;
   private accepted = 0;
   private delivered = 0;
   private expired = 0;
@@ -289,9 +290,14 @@ export class World {
   private scheduleFaults(): void {
     for (const f of this.spec.faults) {
       this.clock.setTimeout(() => {
-        this.rec.event(`fault.${f.kind}`, { at: f.atMs, ...f.params });
+        this.rec.event('fault.start', { kind: f.kind, ...f.params });
         const undo = this.applyFault(f);
-        if (undo && f.forMs) this.clock.setTimeout(undo, f.forMs);
+        if (undo && f.forMs) {
+          this.clock.setTimeout(() => {
+            undo();
+            this.rec.event('fault.end', { kind: f.kind });
+          }, f.forMs);
+        }
       }, f.atMs);
     }
   }
@@ -325,6 +331,7 @@ export class World {
         const victim = inZone[Number(p.gateway ?? 0) % inZone.length];
         if (!victim) return undefined;
         victim.dead = true;
+        this.rec.event('gateway.crashed', { node: victim.index });
         this.clients.resetNode(victim.index);
         void victim.node.stop();
         return undefined;
@@ -350,15 +357,16 @@ export class World {
         };
       }
       case 'grpc-stream-quota': {
-        const ms = Number(p.latencyMs ?? p.latency ?? 30_000);
+        const ms = p.latencyMs !== undefined ? Number(p.latencyMs) : this.spec.calibration.rpc.latencyMs * (Number(p.slowdown ?? 1) - 1);
         for (const n of this.nodes) n.rpc.slowdownMs = ms;
         return () => {
           for (const n of this.nodes) n.rpc.slowdownMs = 0;
         };
       }
       case 'close-wait-leak': {
-        // Every second a fraction of online apps go away without closing their socket.
-        const fraction = Number(p.fraction ?? 0.01);
+        // `fraction` of the apps go away without closing their socket, spread over the fault's period.
+        const seconds = Math.max(1, Math.round((f.forMs ?? 1000) / 1000));
+        const fraction = Number(p.fraction ?? 0.01) / seconds;
         const timer = this.clock.setInterval(() => {
           const n = this.spec.clients.count;
           const k = Math.round(n * fraction);
@@ -407,9 +415,9 @@ export class World {
       online += v;
     }
     if (online > this.peakOnline) this.peakOnline = online;
-    rec.gauge('gateway.memory', maxMem / (1024 * 1024));
+    rec.gauge('gateway.memory', maxMem);
     rec.gauge('gateway.closewait', closeWait);
-    if (closeWait > 0) rec.event('gateway.closewait');
+    if (closeWait > 0) rec.event('gateway.closewait.seen');
     rec.gauge('rpc.pending', rpcPending);
     let quotaHits = 0;
     let timeouts = 0;
@@ -424,6 +432,13 @@ export class World {
       rec.count('rpc.queued', quotaHits);
     }
     if (timeouts) rec.count('rpc.timeouts', timeouts);
+    let refreshes = 0;
+    for (const n of this.nodes) refreshes += n.node.authCache.loads;
+    if (refreshes > this.authLoads) {
+      // The first load per node fills the cache; later ones are refreshes.
+      if (this.authLoads >= this.nodes.length || refreshes > this.nodes.length) rec.event('auth.refresh');
+      this.authLoads = refreshes;
+    }
     rec.gauge('queue.backlog', this.queue.backlog);
     if (this.queue.diskMode) rec.event('queue.disk_mode');
     rec.gauge('queue.consumers', this.queue.consumerSlots);
@@ -440,7 +455,8 @@ export class World {
       { concurrency: 16 },
     );
     this.clients.start(this.spec.clients.rampMs);
-    this.clock.setInterval(() => this.pushTraffic(), 10);
+    // Traffic starts once the population has signed in (the ramp), like a platform already in service.
+    this.clock.setTimeout(() => this.clock.setInterval(() => this.pushTraffic(), 10), this.spec.clients.rampMs);
     this.scheduleFaults();
     const end = SIM_EPOCH_MS + this.spec.durationMs;
     await this.clock.runUntil(end, (now) => {

@@ -9,7 +9,7 @@ describe('TacoClient reconnects', () => {
     const gw = await FakeGateway.start();
     const { client, ev } = makeClient(t, gw);
     client.connect();
-    (await gw.conn(0)).accept();
+    await (await gw.conn(0)).accept();
     await until(() => client.state === 'open');
     gw.conns[0]!.terminate();
     const conn2 = await gw.conn(1);

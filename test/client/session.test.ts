@@ -96,12 +96,12 @@ describe('TacoClient session', () => {
 
   test('no welcome within connectTimeoutMs → retry', async (t) => {
     const gw = await FakeGateway.start();
-    const { client, ev } = makeClient(t, gw, { connectTimeoutMs: 80 });
+    const { client, ev } = makeClient(t, gw, { connectTimeoutMs: 300 });
     client.connect();
     await (await gw.conn(0)).take('hello'); // and never answer
     await gw.conn(1);
+    await until(() => client.state === 'connecting');
     assert.equal(ev.states.find((s) => s.state === 'closed')?.code, 4408);
-    assert.equal(client.state, 'connecting');
   });
 
   test('config: emitted when newer, and its version goes into the next hello', async (t) => {
@@ -162,7 +162,7 @@ describe('TacoClient session', () => {
     conn.send({ op: 'push', kind: 'passthrough', ts: 1 }); // no id
     conn.send({ op: 'from-the-future', x: 1 }); // unknown op: silently ignored
     conn.send({ op: 'push', id: '9', kind: 'passthrough', ts: 1 });
-    await until(() => ev.messages.length === 1);
+    await until(() => ev.messages.length === 1 && conn.all('ack').length === 1);
     assert.deepEqual(
       ev.errors.map((e) => e.code),
       ['TACO_ERR_BAD_FRAME', 'TACO_ERR_BAD_FRAME'],

@@ -117,8 +117,8 @@ describe('dispatcher: delivery and ACK', () => {
       const h = await CoreHarness.create({ seed });
       const c = await h.signIn('d1');
       const keepAlive = h.clock.setInterval(() => h.ping(c), 30_000);
-      const [id] = await h.push({ to: { devices: ['d1'] }, ttl: 200 });
-      await h.advance(201_000);
+      const [id] = await h.push({ to: { devices: ['d1'] }, ttl: 100 });
+      await h.advance(101_000);
       keepAlive.cancel();
       await h.stop();
       return c.conn.pushTimes(id).map((x) => x - c.conn.pushTimes(id)[0]!);
@@ -405,6 +405,43 @@ describe('dispatcher: third-party fallback', () => {
     await h.stop();
   });
 
+  test('an ACK taken by another node (seen only in the store) stops retries and fallback on the sending node', async () => {
+    const run = async (ackedElsewhere: boolean) => {
+      const calls: DeliverRequest[] = [];
+      const h = await CoreHarness.create({
+        channels: ['fcm'],
+        rpc: {
+          deliver: async (_n, req) => {
+            calls.push(req);
+            return 'sent';
+          },
+          forwardAck: async () => {},
+        },
+        config: { dispatch: { ackTimeoutMs: 10_000, fallbackAfterMs: 5_000 } },
+      });
+      await h.messages.registerChannel(APP, 'd1', 'fcm', 'tok');
+      h.routes.putSync({ app: APP, device: 'd1', node: 2, ezone: 'sh', session: '2.7', updatedAt: h.now() });
+      const [id] = await h.push({ to: { devices: ['d1'] }, ttl: 600 });
+      assert.equal(calls.length, 1);
+      assert.equal(calls[0]!.session, '2.7');
+      await h.advance(3_000);
+      // Node 2's gateway got the ACK and its dispatcher recorded it.
+      if (ackedElsewhere) await h.messages.transition(id!, 'delivered', h.now());
+      await h.advance(60_000);
+      const out = {
+        fallbacks: h.channels.get('fcm')!.sends.length,
+        attempts: calls.length,
+        pending: h.dispatcher.pendingAcks,
+      };
+      await h.stop();
+      return out;
+    };
+    assert.deepEqual(await run(true), { fallbacks: 0, attempts: 1, pending: 0 });
+    const silent = await run(false);
+    assert.equal(silent.fallbacks, 1);
+    assert.ok(silent.attempts > 1);
+  });
+
   test('a fallen-back message that is never ACKed is forgotten at its TTL (no pending leak)', async () => {
     const h = await CoreHarness.create({
       channels: ['fcm'],
@@ -496,6 +533,36 @@ describe('dispatcher: queueing', () => {
     assert.equal(off.scaledTo, 2);
     assert.equal(off.maxInFlight, 2);
     assert.ok(off.sentBy20s <= 42, `${off.sentBy20s} sent in 20 s without autoscaling`);
+  });
+
+  test('autoscale scales every queue (dedicated apps) on its own backlog', async () => {
+    let rpc!: SlowRpc;
+    const h = await CoreHarness.create({
+      rpc: { deliver: (n, r, d) => rpc.deliver(n, r, d), forwardAck: async () => {} },
+      config: {
+        dispatch: {
+          ackTimeoutMs: 120_000,
+          dedicatedApps: [APP2],
+          consumers: { min: 2, max: 16, backlogPerConsumer: 10, scaleIntervalMs: 1_000 },
+        },
+      },
+    });
+    rpc = new SlowRpc(h.clock, 1_000);
+    const devices = Array.from({ length: 300 }, (_, i) => `r${i}`);
+    for (const app of [APP, APP2]) {
+      for (const device of devices) {
+        h.routes.putSync({ app, device, node: 2, ezone: 'sh', session: '2.1', updatedAt: h.now() });
+      }
+    }
+    await h.push({ to: { devices } }, APP);
+    await h.push({ to: { devices } }, APP2);
+    await h.advance(999);
+    assert.equal(rpc.maxInFlight, 4, 'two queues × min 2');
+    await h.advance(3_000);
+    assert.equal(rpc.inFlight, 32, 'both queues at max 16');
+    await h.advance(60_000);
+    assert.equal(rpc.inFlight, 0);
+    await h.stop();
   });
 
   test('messages past their TTL while still queued are expired, not sent', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { APP, APP2, CoreHarness, T0 } from '../helpers/core-harness.js';
+import { APP, APP2, type Client, CoreHarness, T0 } from '../helpers/core-harness.js';
 
 const HB = 60; // default heartbeat, s
 const HB_TIMEOUT_MS = (2 * HB + 5) * 1000;
@@ -200,38 +200,57 @@ describe('gateway core: heartbeats and reaping', () => {
   });
 
   test('the reap deadline holds whatever the phase of the gateway tick and of the last frame', async () => {
+    const hb = 5;
+    const timeoutMs = (2 * hb + 5) * 1000;
     for (const phase of [1, 333, 500, 999]) {
-      for (const lastFrame of [0, 1, 499, 998]) {
-        const h = await CoreHarness.create({ startMs: T0 + phase });
-        const c = await h.signIn('d1');
-        await h.advance(5_000 + lastFrame);
-        h.ping(c);
-        const at = h.now();
-        await h.advanceTo(at + 2 * HB * 1000);
-        assert.equal(c.conn.closed, false, `phase ${phase}/${lastFrame}: early`);
-        await h.advanceTo(at + HB_TIMEOUT_MS);
-        assert.equal(c.conn.closeCode, 4408, `phase ${phase}/${lastFrame}: not reaped by 2×heartbeat+5 s`);
-        await h.stop();
+      const h = await CoreHarness.create({ startMs: T0 + phase, config: { gateway: { heartbeatSec: hb } } });
+      const offsets = [0, 1, 250, 499, 500, 998, 999];
+      const clients: { c: Client; at: number }[] = [];
+      for (const off of offsets) {
+        const c = await h.signIn(`d${off}`);
+        clients.push({ c, at: 0 });
       }
+      // Last frames spread over one tick, at every phase relative to the gateway's tick.
+      const t = h.now();
+      for (const [i, off] of offsets.entries()) {
+        await h.advanceTo(t + 1_000 + off);
+        h.ping(clients[i]!.c);
+        clients[i]!.at = h.now();
+      }
+      for (const { c, at } of clients) {
+        await h.advanceTo(at + 2 * hb * 1000);
+        assert.equal(c.conn.closed, false, `phase ${phase}, ${c.device}: reaped before 2×heartbeat`);
+      }
+      await h.advance(timeoutMs);
+      for (const { c, at } of clients) {
+        assert.equal(c.conn.closeCode, 4408, `phase ${phase}, ${c.device}: never reaped`);
+        assert.ok(
+          c.conn.closedAt! - at <= timeoutMs,
+          `phase ${phase}, ${c.device}: reaped ${c.conn.closedAt! - at - timeoutMs} ms late`,
+        );
+        assert.ok(c.conn.closedAt! - at > 2 * hb * 1000);
+      }
+      await h.stop();
     }
   });
 
   test('pings (or any frame) keep a session alive and get pongs with the server time', async () => {
-    const h = await CoreHarness.create();
+    const hb = 10;
+    const h = await CoreHarness.create({ config: { gateway: { heartbeatSec: hb } } });
     const c = await h.signIn('d1');
     for (let i = 0; i < 10; i++) {
-      await h.advance(HB * 1000);
+      await h.advance(hb * 1000 + 7);
       h.ping(c);
     }
-    await h.advance(HB * 1000);
+    await h.advance(2 * hb * 1000);
     h.sendText(c.session, { op: 'state', appState: 'background' });
-    await h.advance(HB * 1000);
+    await h.advance(2 * hb * 1000);
     assert.equal(c.conn.closed, false);
     const pongs = c.conn.frames('pong');
     assert.equal(pongs.length, 10);
     assert.equal(pongs[0]!.ts, c.conn.sent.find((s) => s.frame.op === 'pong')!.at);
     assert.equal(c.session.appState, 'background');
-    await h.advance(HB_TIMEOUT_MS);
+    await h.advance((2 * hb + 5) * 1000);
     assert.equal(c.conn.closeCode, 4408);
     await h.stop();
   });
@@ -274,11 +293,12 @@ describe('gateway core: heartbeats and reaping', () => {
   });
 
   test('reapIdle=false leaks: timers fire but nothing is closed, connections stay', async () => {
-    const h = await CoreHarness.create({ config: { gateway: { reapIdle: false } } });
+    const gateway = { heartbeatSec: 10 };
+    const h = await CoreHarness.create({ config: { gateway: { ...gateway, reapIdle: false } } });
     const silent = await h.signIn('d1');
     const noHello = h.connect();
     h.gateway.peerClosed(silent.session);
-    await h.advance(HB_TIMEOUT_MS * 3);
+    await h.advance(100_000);
     assert.equal(silent.conn.closed, false);
     assert.equal(noHello.conn.closed, false);
     assert.equal(h.gateway.connections, 2);
@@ -287,13 +307,15 @@ describe('gateway core: heartbeats and reaping', () => {
     assert.equal(h.gateway.sessions, 1);
     assert.equal(h.telemetry.c('session.reaped'), 0);
     // The same run with the reaper on closes both.
-    const g = await CoreHarness.create();
+    const g = await CoreHarness.create({ config: { gateway } });
     const s2 = await g.signIn('d1');
     const n2 = g.connect();
-    await g.advance(HB_TIMEOUT_MS * 3);
+    g.gateway.peerClosed(s2.session);
+    await g.advance(100_000);
     assert.equal(s2.conn.closeCode, 4408);
     assert.equal(n2.conn.closeCode, 4408);
     assert.equal(g.gateway.connections, 0);
+    assert.equal(g.gateway.leaked, 0);
     await h.stop();
     await g.stop();
   });
@@ -343,7 +365,7 @@ describe('gateway core: admission control and drain', () => {
     test(`drain closes matching sessions at drainPerSec=${rate} with 4503`, async () => {
       const n = Math.max(12, Math.ceil(rate * 2.5));
       const h = await CoreHarness.create({ config: { gateway: { drainPerSec: rate, signInsPerSec: 0 } } });
-      const clients = [];
+      const clients: Client[] = [];
       for (let i = 0; i < n; i++) clients.push(await h.signIn(`d${i}`, { loc: i % 2 ? 'odd' : 'even' }));
       const keep = await h.signIn('keeper', { loc: 'elsewhere' });
       h.gateway.drain((s) => s.loc !== 'elsewhere', 'ezone bj');

@@ -11,6 +11,9 @@ import {
   MsgIdGenerator,
   shardOfMsgId,
 } from '../../src/core/msgid.js';
+import { FC_SEED } from '../helpers/core-harness.js';
+
+fc.configureGlobal({ seed: FC_SEED });
 
 const MAX_TIME_OFFSET = 2 ** 41 - 1;
 const parts = fc.record(

@@ -11,6 +11,9 @@ import {
   utf8Length,
   validateClientFrame,
 } from '../../src/core/protocol.js';
+import { FC_SEED } from '../helpers/core-harness.js';
+
+fc.configureGlobal({ seed: FC_SEED });
 
 const DECODE_CODES = new Set(['BAD_FRAME', 'UNKNOWN_OP', 'FRAME_TOO_LARGE']);
 const KNOWN_OPS = ['hello', 'ping', 'ack', 'state', 'register', 'up'];
@@ -256,7 +259,9 @@ describe('client frame codec', () => {
       ['up with long id', { op: 'up', id: 'u'.repeat(129), data: {} }, /longer than 128/],
     ];
     for (const [name, frame, re] of cases) {
-      test(name, () => decodeError(() => decodeClientFrame(JSON.stringify(frame)), 'BAD_FRAME', re));
+      test(name, () => {
+        decodeError(() => decodeClientFrame(JSON.stringify(frame)), 'BAD_FRAME', re);
+      });
     }
 
     test('limits are inclusive', () => {

@@ -10,6 +10,9 @@ import {
   type MessageStatus,
 } from '../../src/core/status.js';
 import { MemoryMessageStore } from '../../src/engines/embedded/message-store.js';
+import { FC_SEED } from '../helpers/core-harness.js';
+
+fc.configureGlobal({ seed: FC_SEED });
 
 const status = fc.constantFrom(...MESSAGE_STATUSES);
 const DELIVERED: MessageStatus[] = ['delivered', 'displayed', 'opened'];

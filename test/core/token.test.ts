@@ -4,17 +4,27 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { jwtVerify, SignJWT, UnsecuredJWT } from 'jose';
 import { AuthCache, Authenticator } from '../../src/core/auth.js';
+import type { Scheduler } from '../../src/core/clock.js';
 import { TacoError } from '../../src/core/errors.js';
 import { jwtHs256Codec, signToken, type TokenClaims } from '../../src/core/token.js';
 import { StaticAppDirectory } from '../../src/engines/embedded/app-directory.js';
-import { VirtualScheduler } from '../../src/sim/virtual-clock.js';
+import { FC_SEED } from '../helpers/core-harness.js';
+
+fc.configureGlobal({ seed: FC_SEED });
 
 const SECRET = 's3cret-of-app1';
 const NOW = Date.UTC(2025, 0, 1);
 const nowSec = NOW / 1000;
 
+/** The authenticator only reads the time. */
+const fixedClock = (now: number): Scheduler => ({
+  now: () => now,
+  setTimeout: () => ({ cancel() {} }),
+  setInterval: () => ({ cancel() {} }),
+});
+
 function authenticator(now = NOW) {
-  const clock = new VirtualScheduler(now);
+  const clock = fixedClock(now);
   const dir = new StaticAppDirectory([
     { id: 'app1', secret: SECRET },
     { id: 'app2', secret: 'other' },

@@ -78,12 +78,18 @@ export class AmqpConnection {
       timeout: ms,
       clientProperties: { connection_name: this.opts.connectionName ?? 'taco' },
     });
-    const conn = await withDeadline(pending, ms, `connecting to RabbitMQ at ${maskUrl(this.url)}`, undefined, () => {
-      pending.then(
-        (late) => late.close().catch(() => {}),
-        () => {},
-      );
-    });
+    const conn = await withDeadline(
+      pending,
+      ms,
+      `connecting to RabbitMQ at ${maskUrl(this.url)}`,
+      undefined,
+      () => {
+        pending.then(
+          (late) => late.close().catch(() => {}),
+          () => {},
+        );
+      },
+    );
     conn.on('error', (e: Error) => this.log(`amqp connection error: ${e.message}`));
     conn.on('close', () => this.onClose(conn));
     conn.on('blocked', (reason: string) => this.log(`amqp: broker blocked publishing: ${reason}`));

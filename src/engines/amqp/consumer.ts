@@ -25,6 +25,8 @@ export interface ConsumerDeps {
 
 export class AmqpConsumer {
   private ch: Channel | undefined;
+  /** The connection this consumer is (being) subscribed on; one subscription per connection. */
+  private attachedTo: ChannelModel | undefined;
   private tag: string | undefined;
   private cancelled = false;
   private inFlight = 0;
@@ -51,14 +53,22 @@ export class AmqpConsumer {
 
   /** Opens a channel on `conn` and subscribes; called on every (re)connect. */
   async attach(conn: ChannelModel): Promise<void> {
-    if (this.cancelled) return;
+    if (this.cancelled || this.attachedTo === conn) return;
+    this.attachedTo = conn;
     const ms = this.deps.opTimeoutMs;
-    const ch = await withDeadline(conn.createChannel(), ms, `opening a channel for ${this.queue}`);
+    let ch: Channel;
+    try {
+      ch = await withDeadline(conn.createChannel(), ms, `opening a channel for ${this.queue}`);
+    } catch (e) {
+      if (this.attachedTo === conn) this.attachedTo = undefined;
+      throw e;
+    }
     ch.on('error', (e: Error) => this.deps.log(`amqp consumer channel (${this.queue}): ${e.message}`));
     ch.on('close', () => {
       if (this.ch === ch) {
         this.ch = undefined;
         this.tag = undefined;
+        this.attachedTo = undefined;
         if (!this.cancelled) this.deps.onChannelLost(this);
       }
     });
@@ -74,6 +84,7 @@ export class AmqpConsumer {
       this.tag = consumerTag;
     } catch (e) {
       if (this.ch === ch) this.ch = undefined;
+      if (this.attachedTo === conn) this.attachedTo = undefined;
       ch.close().catch(() => {});
       throw e;
     }
@@ -128,9 +139,11 @@ export class AmqpConsumer {
     this.concurrency = Math.max(1, Math.floor(n));
     const ch = this.ch;
     if (!ch) return; // applied on the next attach
-    withDeadline(ch.prefetch(this.concurrency, true), this.deps.opTimeoutMs, `prefetch on ${this.queue}`).catch(
-      (e: Error) => this.deps.log(`amqp: could not change prefetch of ${this.queue}: ${e.message}`),
-    );
+    withDeadline(
+      ch.prefetch(this.concurrency, true),
+      this.deps.opTimeoutMs,
+      `prefetch on ${this.queue}`,
+    ).catch((e: Error) => this.deps.log(`amqp: could not change prefetch of ${this.queue}: ${e.message}`));
   }
 
   /** Stops new deliveries, lets running handlers finish (bounded) and acks them, then closes the channel. */

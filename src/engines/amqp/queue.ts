@@ -95,7 +95,11 @@ export class AmqpQueue implements Queue {
   }
 
   private async openPublisher(conn: ChannelModel): Promise<void> {
-    const ch = await withDeadline(conn.createConfirmChannel(), this.opTimeoutMs, 'opening the publish channel');
+    const ch = await withDeadline(
+      conn.createConfirmChannel(),
+      this.opTimeoutMs,
+      'opening the publish channel',
+    );
     ch.on('error', (e: Error) => this.log(`amqp publish channel: ${e.message}`));
     ch.on('return', (msg: { properties: { messageId?: string } }) => {
       if (msg.properties.messageId) this.returned.add(msg.properties.messageId);
@@ -155,7 +159,12 @@ export class AmqpQueue implements Queue {
           { cause: e },
         );
       if (e instanceof TacoError) throw e;
-      throw new TacoError('ENGINE_UNAVAILABLE', `${what}: ${(e as Error).message}`, { engine: 'amqp' }, { cause: e });
+      throw new TacoError(
+        'ENGINE_UNAVAILABLE',
+        `${what}: ${(e as Error).message}`,
+        { engine: 'amqp' },
+        { cause: e },
+      );
     } finally {
       d.dispose();
     }
@@ -208,7 +217,9 @@ export class AmqpQueue implements Queue {
       } catch (e) {
         if ((e as { code?: number }).code === 406) {
           this.consumers.delete(c);
-          throw new TacoError('INTERNAL', `consume ${c.queue}: ${(e as Error).message}`, undefined, { cause: e });
+          throw new TacoError('INTERNAL', `consume ${c.queue}: ${(e as Error).message}`, undefined, {
+            cause: e,
+          });
         }
         // Broker away: the consumer subscribes when the connection comes back.
         this.log(`amqp: consumer of ${c.queue} waits for the broker: ${(e as Error).message}`);
@@ -240,7 +251,8 @@ export class AmqpQueue implements Queue {
   private async adminChannel(signal: AbortSignal): Promise<Channel> {
     if (this.admin) return this.admin;
     const conn = this.conn.current;
-    if (!conn) throw new TacoError('ENGINE_UNAVAILABLE', `RabbitMQ at ${this.url} is unavailable`, { engine: 'amqp' });
+    if (!conn)
+      throw new TacoError('ENGINE_UNAVAILABLE', `RabbitMQ at ${this.url} is unavailable`, { engine: 'amqp' });
     const ch = await withDeadline(conn.createChannel(), this.opTimeoutMs, 'opening a channel', signal);
     ch.on('error', (e: Error) => this.log(`amqp admin channel: ${e.message}`));
     ch.on('close', () => {
@@ -255,13 +267,20 @@ export class AmqpQueue implements Queue {
     const d = deadlineSignal(this.opTimeoutMs, `stats of ${name}`);
     try {
       const ch = await this.adminChannel(d.signal);
-      const r = await withDeadline(ch.assertQueue(name, QUEUE_ARGS), this.opTimeoutMs, `stats of ${name}`, d.signal);
+      const r = await withDeadline(
+        ch.assertQueue(name, QUEUE_ARGS),
+        this.opTimeoutMs,
+        `stats of ${name}`,
+        d.signal,
+      );
       let unacked = 0;
       for (const c of this.consumers) if (c.queue === name) unacked += c.unacked;
       return { ready: r.messageCount, unacked, consumers: r.consumerCount };
     } catch (e) {
       if (e instanceof TacoError) throw e;
-      throw new TacoError('ENGINE_UNAVAILABLE', `stats of ${name}: ${(e as Error).message}`, { engine: 'amqp' });
+      throw new TacoError('ENGINE_UNAVAILABLE', `stats of ${name}: ${(e as Error).message}`, {
+        engine: 'amqp',
+      });
     } finally {
       d.dispose();
     }

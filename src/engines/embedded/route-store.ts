@@ -25,7 +25,8 @@ export class MemoryRouteStore implements RouteStore {
     const k = key(route.app, route.device);
     const cur = this.routes.get(k);
     if (cur && !isNewerRoute(route, cur)) return false;
-    this.routes.set(k, { ...route });
+    // Callers hand over a fresh object and never mutate it (contract); no defensive copy on the hot path.
+    this.routes.set(k, route);
     if (route.user) {
       const uk = key(route.app, route.user);
       let set = this.users.get(uk);
@@ -44,8 +45,7 @@ export class MemoryRouteStore implements RouteStore {
   }
 
   async get(app: string, device: string): Promise<Route | undefined> {
-    const r = this.routes.get(key(app, device));
-    return r ? { ...r } : undefined;
+    return this.routes.get(key(app, device));
   }
 
   async devicesOfUser(app: string, user: string): Promise<string[]> {

@@ -154,9 +154,15 @@ export class MysqlDb {
     const p = conn.query(sql, values).finally(() => this.inflight.set(conn, this.inFlight(conn) - 1));
     let lost = false;
     try {
-      const [rows] = await withDeadline(p, opts.timeoutMs ?? this.statementTimeoutMs, what, opts.signal, () => {
-        lost = true;
-      });
+      const [rows] = await withDeadline(
+        p,
+        opts.timeoutMs ?? this.statementTimeoutMs,
+        what,
+        opts.signal,
+        () => {
+          lost = true;
+        },
+      );
       return rows as T;
     } catch (e) {
       if (lost) await this.kill(conn);
@@ -212,7 +218,11 @@ export class MysqlDb {
   /** Pool occupancy (for tests and /metrics): every connection is either free or in use. */
   poolStats(): { all: number; free: number; queued: number } {
     const p = (this.pool as unknown as { pool: PoolInternals }).pool;
-    return { all: p._allConnections.length, free: p._freeConnections.length, queued: p._connectionQueue.length };
+    return {
+      all: p._allConnections.length,
+      free: p._freeConnections.length,
+      queued: p._connectionQueue.length,
+    };
   }
 
   async close(): Promise<void> {

@@ -54,8 +54,7 @@ interface OkPacket {
 }
 
 const U64_MAX = (1n << 64n) - 1n;
-const COLUMNS =
-  'id, app, device, kind, title, body, data, priority, created_at, expires_at, status, channel';
+const COLUMNS = 'id, app, device, kind, title, body, data, priority, created_at, expires_at, status, channel';
 
 export function isMessageId(id: string): boolean {
   return /^\d{1,20}$/.test(id) && BigInt(id) <= U64_MAX;
@@ -185,7 +184,7 @@ export class MysqlMessageStore implements MessageStore {
           STATUS_RANK[status],
         ],
       );
-      let changed = r.affectedRows === 1;
+      const changed = r.affectedRows === 1;
       if (!changed && status === 'sent') {
         // A repeated `sent` (a retry) is history, not a status change — as in the twin.
         const rows = await tx.query<{ status: string }[]>(
@@ -266,10 +265,10 @@ export class MysqlMessageStore implements MessageStore {
         );
       }
       // Past its TTL, a message leaves the offline queue whatever its status (e.g. `fallback`).
-      await tx.query(`UPDATE ${this.t('messages')} SET pending = 0, done_at = ? WHERE id IN (${marks(all)})`, [
-        now,
-        ...all,
-      ]);
+      await tx.query(
+        `UPDATE ${this.t('messages')} SET pending = 0, done_at = ? WHERE id IN (${marks(all)})`,
+        [now, ...all],
+      );
       return ids;
     });
     await this.purge(now);
@@ -364,6 +363,8 @@ export class MysqlMessageStore implements MessageStore {
       [app, platform],
     );
     const r = rows[0];
-    return r ? { version: Number(r.version), data: JSON.parse(r.data) as Record<string, unknown> } : undefined;
+    return r
+      ? { version: Number(r.version), data: JSON.parse(r.data) as Record<string, unknown> }
+      : undefined;
   }
 }

@@ -60,7 +60,10 @@ export async function migrate(db: MysqlDb, opts: MigrateOptions = {}): Promise<M
       { timeoutMs: lockSec * 1000 + 5_000 },
     );
     if (Number(row?.got) !== 1)
-      throw new TacoError('ENGINE_UNAVAILABLE', `schema migration: another node held the lock for over ${lockSec} s`);
+      throw new TacoError(
+        'ENGINE_UNAVAILABLE',
+        `schema migration: another node held the lock for over ${lockSec} s`,
+      );
     await ensureTable(db, conn, timeoutMs);
     const done = await appliedVersions(db, conn, timeoutMs);
     const from = Math.max(0, ...done);
@@ -90,7 +93,9 @@ export async function migrate(db: MysqlDb, opts: MigrateOptions = {}): Promise<M
 /** The schema version a database is at (0 when never migrated). */
 export async function schemaVersion(db: MysqlDb): Promise<number> {
   try {
-    const rows = await db.query<{ v: string | null }[]>(`SELECT MAX(version) AS v FROM ${db.t('schema_migrations')}`);
+    const rows = await db.query<{ v: string | null }[]>(
+      `SELECT MAX(version) AS v FROM ${db.t('schema_migrations')}`,
+    );
     return Number(rows[0]?.v ?? 0);
   } catch (e) {
     if ((e as TacoError).details?.mysqlCode === 'ER_NO_SUCH_TABLE') return 0;

@@ -35,7 +35,8 @@ function toRoute(r: RouteRow): Route {
   return route;
 }
 
-const NEWER = '(VALUES(updated_at) > updated_at OR (VALUES(updated_at) = updated_at AND VALUES(ezone) > ezone))';
+const NEWER =
+  '(VALUES(updated_at) > updated_at OR (VALUES(updated_at) = updated_at AND VALUES(ezone) > ezone))';
 const ROUTE_COLUMNS = 'app, device, user, loc, node, ezone, session, updated_at';
 
 export interface MysqlRouteStoreOptions {
@@ -93,26 +94,26 @@ export class MysqlRouteStore implements RouteStore {
     // Without CLIENT_FOUND_ROWS (db.ts): 1 = inserted, 2 = updated, 0 = an older or equal write, ignored.
     const applied = r.affectedRows > 0;
     if (!applied) return false;
-    await this.q('membership', `INSERT IGNORE INTO ${t('app_devices')} (app, device, first_seen) VALUES (?, ?, ?)`, [
-      route.app,
-      route.device,
-      route.updatedAt,
-    ]);
+    await this.q(
+      'membership',
+      `INSERT IGNORE INTO ${t('app_devices')} (app, device, first_seen) VALUES (?, ?, ?)`,
+      [route.app, route.device, route.updatedAt],
+    );
     if (route.user !== undefined)
-      await this.q('membership', `INSERT IGNORE INTO ${t('user_devices')} (app, user, device) VALUES (?, ?, ?)`, [
-        route.app,
-        route.user,
-        route.device,
-      ]);
+      await this.q(
+        'membership',
+        `INSERT IGNORE INTO ${t('user_devices')} (app, user, device) VALUES (?, ?, ?)`,
+        [route.app, route.user, route.device],
+      );
     return true;
   }
 
   async remove(app: string, device: string, session: string): Promise<void> {
-    await this.q('remove', `DELETE FROM ${this.db.t('routes')} WHERE app = ? AND device = ? AND session = ?`, [
-      app,
-      device,
-      session,
-    ]);
+    await this.q(
+      'remove',
+      `DELETE FROM ${this.db.t('routes')} WHERE app = ? AND device = ? AND session = ?`,
+      [app, device, session],
+    );
   }
 
   async get(app: string, device: string): Promise<Route | undefined> {

@@ -35,7 +35,8 @@ const URL_RE = /^(rediss?)(\+cluster)?:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)
 
 export function parseRedisUrl(url: string): RedisTarget {
   const m = URL_RE.exec(url);
-  if (!m) throw new TacoError('BAD_INPUT', `not a Redis URL: ${maskUrl(url)} (expected redis://host:port[/db])`);
+  if (!m)
+    throw new TacoError('BAD_INPUT', `not a Redis URL: ${maskUrl(url)} (expected redis://host:port[/db])`);
   const [, scheme, clusterScheme, user, pass, hosts, db, query] = m;
   const params = new URLSearchParams(query ?? '');
   const clusterParam = params.get('cluster');
@@ -111,6 +112,8 @@ export function redisError(e: unknown, what: string): TacoError {
   if (e instanceof TacoError) return e;
   const msg = (e as Error)?.message ?? String(e);
   if (/timed? ?out/i.test(msg))
-    return new TacoError('DEADLINE_EXCEEDED', `${what}: Redis did not answer in time`, undefined, { cause: e });
+    return new TacoError('DEADLINE_EXCEEDED', `${what}: Redis did not answer in time`, undefined, {
+      cause: e,
+    });
   return new TacoError('ENGINE_UNAVAILABLE', `${what}: Redis unavailable: ${msg}`, undefined, { cause: e });
 }

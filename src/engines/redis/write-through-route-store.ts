@@ -6,12 +6,15 @@
  *   two nodes' writes reach each side does not matter.
  * - Reads come from Redis while the cache is `ready`, else from MySQL: while
  *   Redis is down, while the cache is checked after a (re)connect, and while
- *   it is rebuilt. A failed Redis read falls back to MySQL too.
+ *   it is rebuilt. A failed Redis read falls back to MySQL too, and so does a
+ *   read of a key whose last write did not reach Redis (until it is repaired).
  * - After every (re)connect the cache is checked: a missing marker key means
  *   Redis lost its data (restart without persistence), and the cache is
  *   rebuilt from MySQL — by one node, under a lock; the others wait for the
- *   marker. Writes this node could not send to Redis meanwhile ("dirty" keys)
- *   are then repaired one by one from MySQL; past `maxDirty` of them, every
+ *   marker. Writes this node could not send to Redis ("dirty" keys: Redis was
+ *   down, or a command timed out) are repaired one by one from MySQL — after
+ *   the reconnect, or shortly after the failed write when the connection
+ *   stayed up; past `maxDirty` of them, every
  *   route is re-put instead (removals missed during such an outage stay until
  *   the device's next sign-in or reap — a stale route only costs a failed
  *   delivery attempt, which counts the device as offline).
@@ -39,11 +42,27 @@ export interface WriteThroughOptions {
 
 const key = (app: string, device: string) => `${app}\u0000${device}`;
 
+/** Keyset pagination: fetches pages after the last row of the previous one until a page is empty. */
+async function forEachPage<T>(
+  fetch: (after: T | undefined) => Promise<T[]>,
+  each: (page: T[]) => Promise<unknown>,
+): Promise<void> {
+  let after: T | undefined;
+  for (;;) {
+    const page = await fetch(after);
+    if (page.length === 0) return;
+    await each(page);
+    after = page[page.length - 1];
+  }
+}
+
 export class WriteThroughRouteStore implements RouteStore {
   private state: CacheState = 'down';
   /** Bumped whenever Redis drops, so a check that raced a drop never declares the cache ready. */
   private generation = 0;
-  private readonly dirty = new Map<string, { app: string; device: string }>();
+  /** Keys whose last write may be missing from Redis; `stamp` tells a repaired entry from a re-dirtied one. */
+  private readonly dirty = new Map<string, { app: string; device: string; stamp: number }>();
+  private stamps = 0;
   private overflow = false;
   private syncing: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -106,16 +125,19 @@ export class WriteThroughRouteStore implements RouteStore {
   private startSync(): void {
     if (this.closed || this.syncing) return;
     const gen = this.generation;
-    this.state = 'checking';
-    this.syncing = this.sync(gen)
+    // Ready already (a write timed out): only repair; dirty keys are read from MySQL meanwhile.
+    const repairOnly = this.state === 'ready';
+    if (!repairOnly) this.state = 'checking';
+    this.syncing = (repairOnly ? this.repair() : this.sync(gen))
       .then(() => {
         if (gen === this.generation && !this.closed) this.state = 'ready';
       })
       .catch((e: Error) => this.log(`route cache check failed: ${e.message}`))
       .finally(() => {
         this.syncing = undefined;
-        // A drop (or a failure) during the check: check again once Redis is back.
-        if (this.state !== 'ready' && !this.closed && isRedisReady(this.client)) this.scheduleRetry();
+        // A drop or a failure during the check, or keys still dirty: go again once Redis answers.
+        const again = this.state !== 'ready' || this.dirty.size > 0 || this.overflow;
+        if (again && !this.closed && isRedisReady(this.client)) this.scheduleRetry();
       });
   }
 
@@ -151,18 +173,18 @@ export class WriteThroughRouteStore implements RouteStore {
   /** Re-puts every route and membership from MySQL (compare-and-set, so concurrent newer writes win). */
   private async rebuild(): Promise<void> {
     const n = this.opts.rebuildBatch;
-    for (let after: Route | undefined, page: Route[]; (page = await this.truth.scanRoutes(after, n)).length; ) {
-      await Promise.all(page.map((r) => this.cache.putIfNewer(r)));
-      after = page[page.length - 1];
-    }
-    for (let after, page; (page = await this.truth.scanUserDevices(after, n)).length; ) {
-      await Promise.all(page.map((m) => this.cache.addMembership(m.app, m.device, m.user)));
-      after = page[page.length - 1];
-    }
-    for (let after, page; (page = await this.truth.scanAppDevices(after, n)).length; ) {
-      await Promise.all(page.map((m) => this.cache.addMembership(m.app, m.device, undefined)));
-      after = page[page.length - 1];
-    }
+    await forEachPage<Route>(
+      (after) => this.truth.scanRoutes(after, n),
+      (page) => Promise.all(page.map((r) => this.cache.putIfNewer(r))),
+    );
+    await forEachPage<{ app: string; user: string; device: string }>(
+      (after) => this.truth.scanUserDevices(after, n),
+      (page) => Promise.all(page.map((m) => this.cache.addMembership(m.app, m.device, m.user))),
+    );
+    await forEachPage<{ app: string; device: string }>(
+      (after) => this.truth.scanAppDevices(after, n),
+      (page) => Promise.all(page.map((m) => this.cache.addMembership(m.app, m.device, undefined))),
+    );
   }
 
   /** Brings the keys this node failed to write to Redis in line with MySQL. */
@@ -174,19 +196,15 @@ export class WriteThroughRouteStore implements RouteStore {
       await this.rebuild();
       return;
     }
-    for (const [k, { app, device }] of [...this.dirty]) {
-      this.dirty.delete(k);
-      try {
-        // Read Redis before MySQL: a write racing us reaches MySQL first, so we either see it in
-        // MySQL or our Redis version is older than it and the versioned delete leaves it alone.
-        const cached = await this.cache.get(app, device);
-        const truth = await this.truth.get(app, device);
-        if (truth) await this.cache.putIfNewer(truth);
-        else if (cached) await this.cache.removeIfVersion(cached);
-      } catch (e) {
-        this.markDirty(app, device);
-        throw e;
-      }
+    for (const [k, { app, device, stamp }] of [...this.dirty]) {
+      // Read Redis before MySQL: a write racing us reaches MySQL first, so we either see it in
+      // MySQL or our Redis version is older than it and the versioned delete leaves it alone.
+      const cached = await this.cache.get(app, device);
+      const truth = await this.truth.get(app, device);
+      if (truth) await this.cache.putIfNewer(truth);
+      else if (cached) await this.cache.removeIfVersion(cached);
+      // Dirtied again meanwhile? Then it stays for the next pass.
+      if (this.dirty.get(k)?.stamp === stamp) this.dirty.delete(k);
     }
   }
 
@@ -197,7 +215,7 @@ export class WriteThroughRouteStore implements RouteStore {
       this.dirty.clear();
       return;
     }
-    this.dirty.set(key(app, device), { app, device });
+    this.dirty.set(key(app, device), { app, device, stamp: ++this.stamps });
   }
 
   /** Sends a write to Redis if it is connected; a write it cannot take is remembered for repair. */
@@ -207,12 +225,15 @@ export class WriteThroughRouteStore implements RouteStore {
       await op();
     } catch (e) {
       this.markDirty(app, device);
-      this.log(`route cache write failed (repaired when Redis is back): ${(e as Error).message}`);
+      this.log(`route cache write failed (repaired from MySQL shortly): ${(e as Error).message}`);
+      // Still connected (a timeout, not a drop): no reconnect will come to trigger the repair.
+      this.scheduleRetry();
     }
   }
 
-  private async read<T>(fromCache: () => Promise<T>, fromTruth: () => Promise<T>): Promise<T> {
-    if (this.state === 'ready') {
+  /** Reads the cache when it is ready and `trusted`, else (or when the cache fails) MySQL. */
+  private async read<T>(trusted: boolean, fromCache: () => Promise<T>, fromTruth: () => Promise<T>): Promise<T> {
+    if (this.state === 'ready' && trusted) {
       try {
         return await fromCache();
       } catch (e) {
@@ -220,6 +241,11 @@ export class WriteThroughRouteStore implements RouteStore {
       }
     }
     return fromTruth();
+  }
+
+  /** Whether the cache may lack writes: then membership (sets only grow) comes from MySQL. */
+  private get membershipDirty(): boolean {
+    return this.overflow || this.dirty.size > 0;
   }
 
   async put(route: Route): Promise<void> {
@@ -234,6 +260,7 @@ export class WriteThroughRouteStore implements RouteStore {
 
   get(app: string, device: string): Promise<Route | undefined> {
     return this.read(
+      !this.overflow && !this.dirty.has(key(app, device)),
       () => this.cache.get(app, device),
       () => this.truth.get(app, device),
     );
@@ -241,6 +268,7 @@ export class WriteThroughRouteStore implements RouteStore {
 
   devicesOfUser(app: string, user: string): Promise<string[]> {
     return this.read(
+      !this.membershipDirty,
       () => this.cache.devicesOfUser(app, user),
       () => this.truth.devicesOfUser(app, user),
     );
@@ -248,6 +276,7 @@ export class WriteThroughRouteStore implements RouteStore {
 
   devicesOfApp(app: string): Promise<string[]> {
     return this.read(
+      !this.membershipDirty,
       () => this.cache.devicesOfApp(app),
       () => this.truth.devicesOfApp(app),
     );

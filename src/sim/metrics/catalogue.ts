@@ -24,7 +24,12 @@ export const CORE_METRICS: readonly MetricDef[] = [
   counter('push.fallback_failed', 'third-party sends that failed', 'messages'),
   counter('push.expired', 'messages expired before delivery', 'messages'),
   counter('dispatch.deliver_error', 'failed node-to-node deliveries', 'calls'),
-  { name: 'dispatch.consumers', kind: 'gauge', unit: 'consumers', description: 'queue consumers of a dispatcher' },
+  {
+    name: 'dispatch.consumers',
+    kind: 'gauge',
+    unit: 'consumers',
+    description: 'queue consumers of a dispatcher',
+  },
   counter('ack.unknown', 'ACKs for unknown messages'),
   counter('ack.failed', 'ACKs that could not be recorded'),
   counter('signin.ok', 'sessions signed in'),
@@ -55,7 +60,12 @@ export const SIM_METRICS: readonly MetricDef[] = [
     unit: 'ms',
     description: 'a client losing its connection → signed in again',
   },
-  { name: 'reconnect.storm', kind: 'event', unit: 'events', description: 'many clients reconnecting at once' },
+  {
+    name: 'reconnect.storm',
+    kind: 'event',
+    unit: 'events',
+    description: 'many clients reconnecting at once',
+  },
   {
     name: 'queue.backlog',
     kind: 'gauge',

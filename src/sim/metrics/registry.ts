@@ -35,7 +35,8 @@ export class MetricRegistry {
     if (old && old.kind !== def.kind && old.declared !== false) {
       throw new TacoError('INTERNAL', `metric ${def.name} registered as ${old.kind} and as ${def.kind}`);
     }
-    if (!old || old.declared === false || def.declared !== false) this.defs.set(def.name, { declared: true, ...def });
+    if (!old || old.declared === false || def.declared !== false)
+      this.defs.set(def.name, { declared: true, ...def });
     return this;
   }
 

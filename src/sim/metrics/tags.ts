@@ -40,7 +40,10 @@ export function matches(tags: Tags, filter: Tags): boolean {
 export function subsetKeys(tags: Tags): string[] {
   const keys = Object.keys(tags).sort();
   if (keys.length > MAX_TAG_KEYS) {
-    throw new TacoError('INTERNAL', `gauge tags may have at most ${MAX_TAG_KEYS} keys, got ${keys.join(', ')}`);
+    throw new TacoError(
+      'INTERNAL',
+      `gauge tags may have at most ${MAX_TAG_KEYS} keys, got ${keys.join(', ')}`,
+    );
   }
   const out: string[] = [];
   for (let mask = 0; mask < 1 << keys.length; mask++) {

@@ -15,7 +15,12 @@ export interface BucketWindow {
   spanMs: number;
 }
 
-export function bucketWindow(fromMs: number, toMs: number, elapsedMs: number, bucketMs: number): BucketWindow {
+export function bucketWindow(
+  fromMs: number,
+  toMs: number,
+  elapsedMs: number,
+  bucketMs: number,
+): BucketWindow {
   const from = Math.min(Math.max(fromMs, 0), elapsedMs);
   const to = Math.min(Math.max(toMs, from), elapsedMs);
   const first = Math.floor(from / bucketMs);

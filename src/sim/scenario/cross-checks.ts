@@ -4,13 +4,14 @@
  * `after FAULT` names a fault of this scenario; a variant's `slo` is one of
  * the list. Paths are those of the file, so the loader can give lines.
  */
+
+import { formatSlo, type Slo } from '../slo/ast.js';
+import { SloError } from '../slo/errors.js';
+import { parseSlo } from '../slo/parse.js';
 import { formatDuration } from './duration.js';
 import { FAULT_KINDS } from './faults-schema.js';
 import type { Problem } from './issues.js';
 import type { ScenarioBody } from './schema.js';
-import { formatSlo, type Slo } from '../slo/ast.js';
-import { SloError } from '../slo/errors.js';
-import { parseSlo } from '../slo/parse.js';
 
 export function crossCheck(s: ScenarioBody, raw: Record<string, unknown>): Problem[] {
   return [...checkConfig(s, raw), ...checkFaults(s), ...checkSlos(s), ...checkVariants(s)];
@@ -50,7 +51,10 @@ function checkFaults(s: ScenarioBody): Problem[] {
       if ((FAULT_KINDS as readonly string[]).includes(f.name)) {
         out.push({ path: ['faults', i, 'name'], message: `"${f.name}" is a fault kind; pick another name` });
       } else if (names.has(f.name)) {
-        out.push({ path: ['faults', i, 'name'], message: `"${f.name}" is also the name of faults[${names.get(f.name)}]` });
+        out.push({
+          path: ['faults', i, 'name'],
+          message: `"${f.name}" is also the name of faults[${names.get(f.name)}]`,
+        });
       } else names.set(f.name, i);
     }
     switch (f.kind) {
@@ -95,7 +99,10 @@ function checkFaults(s: ScenarioBody): Problem[] {
 }
 
 /** Why `after` does not name a fault of `s`, or null when it does. */
-export function faultRefProblem(after: string, faults: readonly { kind: string; name?: string | undefined }[]): string | null {
+export function faultRefProblem(
+  after: string,
+  faults: readonly { kind: string; name?: string | undefined }[],
+): string | null {
   if (faults.some((f) => f.name === after || f.kind === after)) return null;
   if ((FAULT_KINDS as readonly string[]).includes(after)) return `no ${after} fault in this scenario`;
   return `unknown fault "${after}": not a fault name of this scenario nor a fault kind (${FAULT_KINDS.join(', ')})`;
@@ -137,9 +144,15 @@ function checkVariants(s: ScenarioBody): Problem[] {
   for (const [name, v] of Object.entries(s.variants)) {
     if (v.slo === null) continue;
     if (v.expect !== 'fail') {
-      out.push({ path: ['variants', name, 'slo'], message: 'names the SLO expected to fail, so needs expect: fail' });
+      out.push({
+        path: ['variants', name, 'slo'],
+        message: 'names the SLO expected to fail, so needs expect: fail',
+      });
     } else if (!slos.has(canonical(v.slo))) {
-      out.push({ path: ['variants', name, 'slo'], message: `"${v.slo}" is not one of this scenario's slo list` });
+      out.push({
+        path: ['variants', name, 'slo'],
+        message: `"${v.slo}" is not one of this scenario's slo list`,
+      });
     }
   }
   return out;

@@ -44,7 +44,10 @@ const ezone = z.string().min(1);
 export const shardSet = z.unknown().transform((v, ctx) => {
   const shards = parseShardSet(v);
   if (!shards) {
-    ctx.addIssue({ code: 'custom', message: `expected shards like "0-14" or "0-4,9" (got ${JSON.stringify(v)})` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected shards like "0-14" or "0-4,9" (got ${JSON.stringify(v)})`,
+    });
     return z.NEVER;
   }
   return shards;
@@ -146,7 +149,14 @@ const gatewayCrash = z
     gateway: z.number().int().min(0),
   })
   .strict()
-  .transform((f) => ({ kind: f.kind, atMs: f.at, name: f.name, forMs: f.for, ezone: f.ezone, gateway: f.gateway }));
+  .transform((f) => ({
+    kind: f.kind,
+    atMs: f.at,
+    name: f.name,
+    forMs: f.for,
+    ezone: f.ezone,
+    gateway: f.gateway,
+  }));
 
 const engineOutage = z
   .object({ kind: z.literal('engine-outage'), ...common, ...mustHeal, engine: z.enum(ENGINE_NAMES) })

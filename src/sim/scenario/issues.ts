@@ -35,7 +35,9 @@ function bound(issue: { inclusive?: boolean }, value: unknown, small: boolean): 
 export function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
   switch (issue.code) {
     case 'invalid_type':
-      return value === undefined ? `missing (expected ${issue.expected})` : `expected ${issue.expected}, got ${show(value)}`;
+      return value === undefined
+        ? `missing (expected ${issue.expected})`
+        : `expected ${issue.expected}, got ${show(value)}`;
     case 'invalid_value':
       return `expected one of ${issue.values.map(String).join('|')}, got ${show(value)}`;
     case 'invalid_union': {
@@ -49,7 +51,8 @@ export function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
       return issue.message;
     }
     case 'too_small':
-      if (issue.origin === 'array' || issue.origin === 'set') return `needs at least ${String(issue.minimum)} item(s)`;
+      if (issue.origin === 'array' || issue.origin === 'set')
+        return `needs at least ${String(issue.minimum)} item(s)`;
       if (issue.origin === 'string') return issue.minimum === 1 ? 'must not be empty' : issue.message;
       return `must be ${bound(issue, issue.minimum, true)}, got ${show(value)}`;
     case 'too_big':
@@ -76,7 +79,8 @@ export function zodProblems(error: z.ZodError, input: unknown): Problem[] {
   for (const issue of error.issues) {
     const path = [...issue.path];
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ path: [...path, key], message: 'unknown field', unknownKey: true });
+      for (const key of issue.keys)
+        out.push({ path: [...path, key], message: 'unknown field', unknownKey: true });
       continue;
     }
     // invalid_key reports the record's path; the offending key is in the issue.
@@ -88,6 +92,8 @@ export function zodProblems(error: z.ZodError, input: unknown): Problem[] {
 
 /** Gives a problem the line of its field in `source`. */
 export function locate(p: Problem, source: YamlSource): ScenarioIssue {
-  const line = p.unknownKey ? source.lineOf(p.path.slice(0, -1), String(p.path.at(-1))) : source.keyLineOf(p.path);
+  const line = p.unknownKey
+    ? source.lineOf(p.path.slice(0, -1), String(p.path.at(-1)))
+    : source.keyLineOf(p.path);
   return { file: source.file, line, field: formatPath(p.path), message: p.message };
 }

@@ -31,7 +31,10 @@ export function scale(s: Scenario, factor: number): Scenario {
   }
   if (factor === 1) return s;
   const ezones = Object.fromEntries(
-    Object.entries(s.topology.ezones).map(([name, e]) => [name, { gateways: atLeastOne(e.gateways * factor) }]),
+    Object.entries(s.topology.ezones).map(([name, e]) => [
+      name,
+      { gateways: atLeastOne(e.gateways * factor) },
+    ]),
   );
   const ideal = Object.values(s.topology.ezones).reduce((n, e) => n + e.gateways * factor, 0);
   const actual = Object.values(ezones).reduce((n, e) => n + e.gateways, 0);
@@ -42,7 +45,11 @@ export function scale(s: Scenario, factor: number): Scenario {
     scale: s.scale * factor,
     topology: { ...s.topology, ezones },
     clients: { ...s.clients, count: atLeastOne(s.clients.count * factor) },
-    traffic: { pushPerSec: s.traffic.pushPerSec * factor, upstreamPerSec: s.traffic.upstreamPerSec * factor },
+    traffic: {
+      ...s.traffic,
+      pushPerSec: s.traffic.pushPerSec * factor,
+      upstreamPerSec: s.traffic.upstreamPerSec * factor,
+    },
     faults: s.faults.map((f) =>
       f.kind === 'gateway-crash' ? { ...f, gateway: Math.min(f.gateway, ezones[f.ezone]!.gateways - 1) } : f,
     ),

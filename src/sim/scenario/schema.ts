@@ -52,6 +52,10 @@ const clients = z
     platforms,
     heartbeat: positiveDurationMs.default(60_000),
     reconnect: reconnect.prefault({}),
+    /** The population signs in uniformly over this period at the start; traffic starts after it. */
+    ramp: positiveDurationMs.default(60_000),
+    /** How long a client caches the dispatch DNS answer (region → ezone). */
+    dns_ttl: positiveDurationMs.default(60_000),
   })
   .strict()
   .transform((c) => ({
@@ -59,6 +63,8 @@ const clients = z
     platforms: c.platforms,
     heartbeatMs: c.heartbeat,
     reconnect: c.reconnect,
+    rampMs: c.ramp,
+    dnsTtlMs: c.dns_ttl,
   }));
 
 /** Open model: arrivals per second, whatever the system does with them. */
@@ -66,9 +72,11 @@ const traffic = z
   .object({
     push_per_s: z.number().min(0),
     upstream_per_s: z.number().min(0).default(0),
+    /** Time to live of each push. */
+    ttl: positiveDurationMs.default(600_000),
   })
   .strict()
-  .transform((t) => ({ pushPerSec: t.push_per_s, upstreamPerSec: t.upstream_per_s }));
+  .transform((t) => ({ pushPerSec: t.push_per_s, upstreamPerSec: t.upstream_per_s, ttlMs: t.ttl }));
 
 const variant = z
   .object({

@@ -52,14 +52,17 @@ function knows(schema: ZodLike, path: readonly Segment[], raw: unknown): boolean
   const s = unwrap(schema);
   const d = s._zod.def;
   const [seg, ...rest] = path;
-  const rawChild = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>)[seg as string] : undefined;
+  const rawChild =
+    raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>)[seg as string] : undefined;
   switch (d.type) {
     case 'object':
       return typeof seg === 'string' && Object.hasOwn(d.shape!, seg) && knows(d.shape![seg]!, rest, rawChild);
     case 'record':
       return rawChild !== undefined && knows(d.valueType!, rest, rawChild);
     case 'array':
-      return typeof seg === 'number' && Array.isArray(raw) && seg < raw.length && knows(d.element!, rest, rawChild);
+      return (
+        typeof seg === 'number' && Array.isArray(raw) && seg < raw.length && knows(d.element!, rest, rawChild)
+      );
     case 'union':
       return d.options!.some((o) => knows(o, path, raw));
     default:

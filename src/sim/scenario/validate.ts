@@ -11,7 +11,10 @@ export function isPlainMap(v: unknown): v is Record<string, unknown> {
 
 export function validateDocument(raw: unknown): Validated {
   if (!isPlainMap(raw)) {
-    return { body: null, problems: [{ path: [], message: 'expected a map of scenario fields (name, seed, duration, …)' }] };
+    return {
+      body: null,
+      problems: [{ path: [], message: 'expected a map of scenario fields (name, seed, duration, …)' }],
+    };
   }
   const r = ScenarioFileSchema.safeParse(raw);
   if (!r.success) return { body: null, problems: zodProblems(r.error, raw) };

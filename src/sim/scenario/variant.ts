@@ -4,10 +4,10 @@
  * result is validated again, so a variant is held to the same rules as the
  * base and its errors point at the variant's lines in the file.
  */
-import { formatPath, type ScenarioIssue, ScenarioError } from './errors.js';
+import { formatPath, ScenarioError, type ScenarioIssue } from './errors.js';
 import { locate, type Problem } from './issues.js';
-import { type Scenario, type ScenarioBody, ScenarioFileSchema } from './schema.js';
 import { scale } from './scale.js';
+import { type Scenario, type ScenarioBody, ScenarioFileSchema } from './schema.js';
 import { parseSettingPath, type Segment, setIn, settingPathProblem } from './setting-paths.js';
 import { isPlainMap, validateDocument } from './validate.js';
 import { YamlSource } from './yaml-source.js';

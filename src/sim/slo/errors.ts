@@ -10,7 +10,10 @@ export class SloError extends TacoError {
   readonly reason: string;
 
   constructor(slo: string, reason: string, column: number | null = null) {
-    super('BAD_INPUT', `SLO "${slo}": ${column !== null ? `column ${column}: ` : ''}${reason}`, { slo, column });
+    super('BAD_INPUT', `SLO "${slo}": ${column !== null ? `column ${column}: ` : ''}${reason}`, {
+      slo,
+      column,
+    });
     this.name = 'SloError';
     this.slo = slo;
     this.column = column;

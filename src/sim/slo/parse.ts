@@ -2,7 +2,15 @@
  * Recursive-descent parser for the SLO grammar in ast.ts. Errors are SloError
  * with the 1-based column where parsing stopped and what was expected there.
  */
-import { AGGREGATIONS, type Aggregation, OPERATORS, type Operator, type Slo, type SloWindow, type ThresholdUnit } from './ast.js';
+import {
+  AGGREGATIONS,
+  type Aggregation,
+  OPERATORS,
+  type Operator,
+  type Slo,
+  type SloWindow,
+  type ThresholdUnit,
+} from './ast.js';
 import { SloError } from './errors.js';
 
 const NAME = /[A-Za-z0-9_][A-Za-z0-9_.-]*/y;
@@ -95,8 +103,19 @@ class Parser {
     const op = this.operator();
     const value = this.number('a number');
     const unit = this.matchHere(THRESHOLD_UNIT) as ThresholdUnit | null;
-    if (unit === null && /[A-Za-z%]/.test(this.text[this.pos] ?? '')) this.fail('a unit (ms s m h %) or nothing');
-    return this.finish({ type: 'threshold', agg, q, metric, tags: tags ?? {}, op, value, unit, window: this.window() });
+    if (unit === null && /[A-Za-z%]/.test(this.text[this.pos] ?? ''))
+      this.fail('a unit (ms s m h %) or nothing');
+    return this.finish({
+      type: 'threshold',
+      agg,
+      q,
+      metric,
+      tags: tags ?? {},
+      op,
+      value,
+      unit,
+      window: this.window(),
+    });
   }
 
   private tags(): Record<string, string> | null {
@@ -133,7 +152,8 @@ class Parser {
     this.skipSpace();
     if (this.pos >= this.text.length) return null;
     const at = this.pos;
-    if (this.match(/within(?![A-Za-z0-9_])/y) === null) this.fail('"within DURATION after FAULT" or the end', at);
+    if (this.match(/within(?![A-Za-z0-9_])/y) === null)
+      this.fail('"within DURATION after FAULT" or the end', at);
     const n = this.number('a duration like 3m');
     const unit = this.matchHere(DURATION_UNIT) as keyof typeof DURATION_MS | null;
     if (unit === null && /[A-Za-z%]/.test(this.text[this.pos] ?? '')) this.fail('a duration unit (ms s m h)');
