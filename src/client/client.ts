@@ -146,6 +146,8 @@ export interface ClientEvents {
 type Phase = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped' | 'closed';
 
 const CHANNELS: readonly ThirdPartyChannelName[] = ['apns', 'fcm', 'vendor'];
+/** setTimeout's limit (2^31-1 ms); beyond it Node and browsers fire after ~1 ms. */
+const TIMER_MAX_MS = 2_147_483_647;
 
 export class TacoClient extends Emitter<ClientEvents> {
   private readonly opts: TacoClientOptions;
@@ -182,6 +184,12 @@ export class TacoClient extends Emitter<ClientEvents> {
   constructor(opts: TacoClientOptions) {
     super();
     if (!PLATFORMS.includes(opts.platform)) throw new TypeError(`unknown platform ${String(opts.platform)}`);
+    for (const k of ['heartbeatSec', 'pongTimeoutMs', 'connectTimeoutMs', 'upAckTimeoutMs'] as const) {
+      const v = opts[k];
+      // A zero or NaN period would turn the ping or resend timer into a busy loop.
+      if (v !== undefined && !(v > 0 && Number.isFinite(v)))
+        throw new TypeError(`${k} must be a positive number`);
+    }
     const Ws = opts.WebSocket ?? defaultWebSocket();
     if (!Ws) throw new TypeError('no WebSocket: pass options.WebSocket (in Node 20: `ws`)');
     this.opts = opts;
@@ -317,7 +325,7 @@ export class TacoClient extends Emitter<ClientEvents> {
     const gen = ++this.gen;
     this.phase = 'connecting';
     this.lastError = undefined;
-    this.connectTimer = this.timers.setTimeout(() => {
+    this.connectTimer = this.setTimer(() => {
       this.connectTimer = undefined;
       this.lost(gen, CloseCodes.TIMEOUT, 'no welcome within connectTimeoutMs');
     }, this.opts.connectTimeoutMs ?? 15_000);
@@ -415,8 +423,8 @@ export class TacoClient extends Emitter<ClientEvents> {
         this.emit('config', { version: f.version, data: f.data });
         return;
       case 'error':
+        // Kept for the close that usually follows: its retryAfterMs and code apply to that close.
         this.lastError = f;
-        if (f.retryAfterMs !== undefined) this.policy.retryAfter(f.retryAfterMs);
         this.emit('error', new ClientError(f.code, f.message, false, undefined, f.retryAfterMs));
         return;
     }
@@ -452,9 +460,10 @@ export class TacoClient extends Emitter<ClientEvents> {
       return;
     }
     if (action === 'reconnect-after') this.policy.retryAfter(parseRetryAfterMs(reason) ?? 0);
+    if (this.lastError?.retryAfterMs !== undefined) this.policy.retryAfter(this.lastError.retryAfterMs);
     const delay = this.policy.nextDelayMs(this.random);
     this.phase = 'waiting';
-    this.reconnectTimer = this.timers.setTimeout(() => {
+    this.reconnectTimer = this.setTimer(() => {
       this.reconnectTimer = undefined;
       this.startAttempt();
     }, delay);
@@ -495,13 +504,13 @@ export class TacoClient extends Emitter<ClientEvents> {
   // ---- heartbeat and resends ----
 
   private schedulePing(gen: number): void {
-    this.pingTimer = this.timers.setTimeout(() => {
+    this.pingTimer = this.setTimer(() => {
       this.pingTimer = undefined;
       if (gen !== this.gen) return;
       this.sendFrame({ op: 'ping' });
       if (this.pongTimer === undefined) {
         const timeoutMs = this.opts.pongTimeoutMs ?? Math.min(10_000, this.heartbeatMs / 2);
-        this.pongTimer = this.timers.setTimeout(() => {
+        this.pongTimer = this.setTimer(() => {
           this.pongTimer = undefined;
           this.lost(gen, CloseCodes.TIMEOUT, 'heartbeat timeout: no frame after ping');
         }, timeoutMs);
@@ -512,7 +521,7 @@ export class TacoClient extends Emitter<ClientEvents> {
 
   private armResend(gen: number): void {
     if (this.phase !== 'open' || this.outbox.size === 0 || this.resendTimer !== undefined) return;
-    this.resendTimer = this.timers.setTimeout(() => {
+    this.resendTimer = this.setTimer(() => {
       this.resendTimer = undefined;
       if (gen !== this.gen) return;
       this.outbox.resendDue((t) => this.sendText(t));
@@ -554,6 +563,11 @@ export class TacoClient extends Emitter<ClientEvents> {
     } catch {
       return false; // closing under us: the close event follows and decides what happens next
     }
+  }
+
+  /** Every timer goes through here: capped so no value overflows into a 1 ms timer. */
+  private setTimer(fn: () => void, ms: number): unknown {
+    return this.timers.setTimeout(fn, Math.min(ms, TIMER_MAX_MS));
   }
 
   private clearTimer(h: unknown): undefined {

@@ -12,8 +12,9 @@ import { type AckStatus, type AppState, CloseCodes, type PushKind } from '../cor
 export const DEFAULT_RECONNECT: Readonly<BackoffPolicy> = { baseMs: 1000, maxMs: 60_000, jitter: 'full' };
 
 /**
- * Largest server-requested wait the SDK honours. A buggy or hostile server must
- * not be able to park clients for days with one `retry-after`.
+ * Largest wait a server can impose (retry-after, and the welcome's baseMs/maxMs).
+ * A buggy or hostile server must not park clients for days, nor overflow a
+ * timer (Node runs a setTimeout beyond 2^31-1 ms after 1 ms: a reconnect storm).
  */
 export const RETRY_AFTER_MAX_MS = 3_600_000;
 
@@ -71,13 +72,14 @@ export class ReconnectPolicy implements BackoffPolicy {
 
   /**
    * Takes the server's settings (welcome `reconnect`). Invalid fields are ignored
-   * one by one — the SDK must not trust the wire — and max is kept ≥ base.
+   * one by one — the SDK must not trust the wire —, values are capped at
+   * RETRY_AFTER_MAX_MS and max is kept ≥ base.
    * Returns whether anything changed.
    */
   update(wire: Partial<BackoffPolicy> | undefined): boolean {
     if (!wire) return false;
-    const base = isPositiveMs(wire.baseMs) ? wire.baseMs : this.baseMs;
-    const max = isPositiveMs(wire.maxMs) ? wire.maxMs : this.maxMs;
+    const base = isPositiveMs(wire.baseMs) ? Math.min(wire.baseMs, RETRY_AFTER_MAX_MS) : this.baseMs;
+    const max = isPositiveMs(wire.maxMs) ? Math.min(wire.maxMs, RETRY_AFTER_MAX_MS) : this.maxMs;
     const jitter = wire.jitter === 'full' || wire.jitter === 'none' ? wire.jitter : this.jitter;
     const changed = base !== this.baseMs || Math.max(base, max) !== this.maxMs || jitter !== this.jitter;
     this.baseMs = base;

@@ -24,7 +24,7 @@ export interface RunOptions {
   onProgress?: (label: string, fraction: number) => void;
   onEvent?: (label: string, e: RecordedEvent) => void;
   /** Called when a run starts (for dashboards). */
-  onRunStart?: (label: string, recorder: MetricsRecorder) => void;
+  onRunStart?: (label: string, recorder: MetricsRecorder, scenario: Scenario) => void;
 }
 
 export function registry() {
@@ -75,7 +75,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
   const label = s.variant ? `${s.name}/${s.variant}` : s.name;
   const recorder = new MetricsRecorder({ registry: registry(), startMs: SIM_EPOCH_MS, bucketMs: 10_000 });
   if (opts.onEvent) recorder.onEvent((e) => opts.onEvent?.(label, e));
-  opts.onRunStart?.(label, recorder);
+  opts.onRunStart?.(label, recorder, s);
   const world = new World(toWorldSpec(s, cal), recorder);
   await world.run((f) => opts.onProgress?.(label, f));
   const faults: (FaultTime & { forMs?: number })[] = s.faults.map((f) => ({

@@ -85,6 +85,8 @@ describe('ReconnectPolicy', () => {
     assert.deepEqual([p.baseMs, p.maxMs, p.jitter], [50, 400, 'none']);
     p.update({ baseMs: 1000 }); // max < base: max is raised to base
     assert.deepEqual([p.baseMs, p.maxMs], [1000, 1000]);
+    p.update({ baseMs: 1e15, maxMs: 1e15 }); // would overflow a timer: capped
+    assert.deepEqual([p.baseMs, p.maxMs], [RETRY_AFTER_MAX_MS, RETRY_AFTER_MAX_MS]);
   });
 
   test('a server retry-after is a floor for the next delay only; the largest hint wins', () => {

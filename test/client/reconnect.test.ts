@@ -187,10 +187,17 @@ describe('TacoClient close()', () => {
     assert.deepEqual(mine, []);
   });
 
-  test('constructor: no WebSocket available is a clear error', () => {
+  test('constructor: no WebSocket, or a zero/NaN period, is a clear error', () => {
     assert.throws(
       () => new TacoClient({ url: 'ws://x', token: 't', platform: 'android', timers: new TrackedTimers() }),
       /no WebSocket/,
     );
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(
+        () =>
+          new TacoClient({ url: 'ws://x', token: 't', platform: 'android', WebSocket, heartbeatSec: bad }),
+        /heartbeatSec must be a positive number/,
+      );
+    }
   });
 });

@@ -1,10 +1,12 @@
 /** Set-up and clean-up of real engines for the engine tests: unique prefixes per run, everything dropped after. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import type { Queue } from '../../src/core/ports.js';
 import type { AmqpQueue } from '../../src/engines/amqp/queue.js';
 import { MysqlDb } from '../../src/engines/mysql/db.js';
 import { migrate } from '../../src/engines/mysql/migrate.js';
 import { connectRedis, type RedisClient } from '../../src/engines/redis/client.js';
-import { runPrefix } from '../helpers/services.js';
+import { probeTcp, runPrefix } from '../helpers/services.js';
 
 export const quiet = (): void => {};
 
@@ -73,4 +75,48 @@ export function recordingQueue(q: Queue, names: Set<string>): Queue {
 
 export async function deleteQueues(q: AmqpQueue, names: Iterable<string>): Promise<void> {
   for (const n of names) await q.deleteQueue(n).catch(() => {});
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released; a tiny race we accept in tests). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A Redis server of our own (a child process on a free port, no persistence),
+ * so tests can stop and restart it without touching the shared one.
+ */
+export async function privateRedis() {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const up = async () => {
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp'],
+      { stdio: 'ignore' },
+    );
+    const until = Date.now() + 5_000;
+    while (!(await probeTcp('127.0.0.1', port, 200))) {
+      if (Date.now() > until) throw new Error(`private redis-server on ${port} did not start`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const down = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGKILL');
+    });
+  };
+  await up();
+  return { port, url: `redis://127.0.0.1:${port}`, start: up, stop: down };
 }

@@ -97,6 +97,11 @@ export class WriteThroughRouteStore implements RouteStore {
     return this.state;
   }
 
+  /** Keys waiting to be repaired in Redis (tests, metrics). */
+  get pendingRepairs(): number {
+    return this.overflow ? Number.POSITIVE_INFINITY : this.dirty.size;
+  }
+
   private get markerKey() {
     return `${this.cache.prefix}built`;
   }
@@ -158,16 +163,28 @@ export class WriteThroughRouteStore implements RouteStore {
       const token = randomUUID();
       if ((await redis.set(this.lockKey, token, 'PX', this.opts.rebuildLockMs, 'NX')) === 'OK') {
         this.log('route cache is empty: rebuilding it from MySQL');
-        await this.rebuild();
+        await this.rebuildAll();
         await redis.set(this.markerKey, String(Date.now()));
         if ((await redis.get(this.lockKey)) === token) await redis.del(this.lockKey);
-        this.overflow = false;
         this.log('route cache rebuilt');
       } else {
         await new Promise((r) => setTimeout(r, this.opts.pollMs));
       }
     }
     await this.repair();
+  }
+
+  /**
+   * Rebuilds, then forgets the dirty keys — unless a write failed during the
+   * rebuild (it may have been scanned before it happened): those stay.
+   */
+  private async rebuildAll(): Promise<void> {
+    const stamp = this.stamps;
+    await this.rebuild();
+    if (this.stamps === stamp) {
+      this.dirty.clear();
+      this.overflow = false;
+    }
   }
 
   /** Re-puts every route and membership from MySQL (compare-and-set, so concurrent newer writes win). */
@@ -190,11 +207,9 @@ export class WriteThroughRouteStore implements RouteStore {
   /** Brings the keys this node failed to write to Redis in line with MySQL. */
   private async repair(): Promise<void> {
     if (this.overflow) {
-      this.overflow = false;
-      this.dirty.clear();
-      this.log('route cache: too many writes missed during the outage; re-putting every route from MySQL');
-      await this.rebuild();
-      return;
+      this.log('route cache: too many writes missed; re-putting every route from MySQL');
+      await this.rebuildAll();
+      if (this.overflow) return; // missed more writes meanwhile: the next pass goes again
     }
     for (const [k, { app, device, stamp }] of [...this.dirty]) {
       // Read Redis before MySQL: a write racing us reaches MySQL first, so we either see it in
@@ -209,13 +224,14 @@ export class WriteThroughRouteStore implements RouteStore {
   }
 
   private markDirty(app: string, device: string): void {
+    this.stamps++;
     if (this.overflow) return;
     if (this.dirty.size >= this.opts.maxDirty) {
       this.overflow = true;
       this.dirty.clear();
       return;
     }
-    this.dirty.set(key(app, device), { app, device, stamp: ++this.stamps });
+    this.dirty.set(key(app, device), { app, device, stamp: this.stamps });
   }
 
   /** Sends a write to Redis if it is connected; a write it cannot take is remembered for repair. */

@@ -31,7 +31,7 @@ export function newHistogram(bits: 32 | 64 = 32): JsHistogram {
 /** Milliseconds → the integer µs recorded (negative → 0, above 1 h → 1 h). */
 export function msToUs(ms: number): number {
   const us = Math.round(ms * 1000);
-  return us < 0 ? 0 : us > HDR_HIGHEST_US ? HDR_HIGHEST_US : us;
+  return us < 0 ? 0 : Math.min(us, HDR_HIGHEST_US);
 }
 
 /** The non-empty slots of a histogram: values (µs, each a slot's lowest value) and their counts. */

@@ -8,7 +8,6 @@ import { formatValue } from '../slo/format-value.js';
 import type { SimReport, SimRunResult } from './types.js';
 import { judgeRun, sameSlo } from './verdict.js';
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes are control characters
 const ANSI = /\u001b\[[0-9;]*m/g;
 const width = (s: string) => s.replace(ANSI, '').length;
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - width(s)));

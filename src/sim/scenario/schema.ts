@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { CoreConfigSchema } from '../../core/config.js';
-import { durationMs, positiveDurationMs } from './duration-schema.js';
+import { positiveDurationMs } from './duration-schema.js';
 import { EnginesSchema } from './engines-schema.js';
 import { FaultSchema } from './faults-schema.js';
 
