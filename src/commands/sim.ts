@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Errors, Flags } from '@oclif/core';
 import { ExitCodes, TacoCommand } from '../cli/base-command.js';
 import { asTacoError } from '../core/errors.js';
 import { type DashboardState, startDashboard } from '../sim/dashboard.js';
@@ -71,6 +71,7 @@ export default class Sim extends TacoCommand {
       if (!res.ok) this.exit(ExitCodes.CHECK_FAILED);
     } catch (e) {
       dash?.stop();
+      if (e instanceof Errors.ExitError) throw e;
       const err = asTacoError(e);
       if (err.cls === 'user' || err.code === 'BAD_INPUT') throw err;
       // The harness itself failed: exit 3 with what broke.

@@ -72,6 +72,9 @@ export class ClientPopulation {
   /** The SDK's dedup, one window over the population (message ids are globally unique). */
   readonly dedup: DedupWindow;
   online = 0;
+  get signInCpuMs(): number {
+    return this.p.signInCpuMs;
+  }
   private readonly rnd: () => number;
 
   constructor(
@@ -321,7 +324,8 @@ export class ClientPopulation {
       this.timerAt[c] = Number.NaN;
       return;
     }
-    if (code === 4503) this.dnsExpiresAt[c] = 0; // "moved": ask the dispatch DNS again
+    // "Moved" or a network error: ask the dispatch DNS again rather than trust the cached answer.
+    if (code === 4503 || code === 1006) this.dnsExpiresAt[c] = 0;
     const floor = action === 'reconnect-after' ? (parseRetryAfterMs(reason) ?? 0) : this.retryFloorMs[c]!;
     this.scheduleReconnect(c, floor);
   }

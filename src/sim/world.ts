@@ -23,7 +23,7 @@ import { ClientPopulation, type SimNodeHandle } from './clients.js';
 import { type OutageSwitch, withOutage } from './engines/outage.js';
 import { SimQueue } from './engines/queue.js';
 import { SimRpc } from './engines/rpc.js';
-import { SimNetwork } from './network.js';
+import { SimConn, SimNetwork } from './network.js';
 import { VirtualScheduler } from './virtual-clock.js';
 
 export const SIM_APP = { id: 'sim', secret: 'simulated-app-secret' };
@@ -308,6 +308,8 @@ export class World {
     switch (f.kind) {
       case 'network-cut': {
         const ez = String(p.ezone);
+        // The ezone's edge is withdrawn: established connections are reset, new ones go nowhere.
+        for (const n of this.nodes) if (n.ezone === ez && !n.dead) this.clients.resetNode(n.index);
         this.net.cut.add(ez);
         return () => this.net.cut.delete(ez);
       }
@@ -364,15 +366,18 @@ export class World {
         };
       }
       case 'close-wait-leak': {
-        // `fraction` of the apps go away without closing their socket, spread over the fault's period.
+        // Flaky mobile links: connections that reach a gateway and half-close before
+        // their hello (FIN from the phone, the socket left in CLOSE_WAIT on ours).
+        // Only the gateway's timer can end them: there is no device to replace them.
         const seconds = Math.max(1, Math.round((f.forMs ?? 1000) / 1000));
-        const fraction = Number(p.fraction ?? 0.01) / seconds;
+        const perSecond = Math.round((Number(p.fraction ?? 0.01) * this.spec.clients.count) / seconds);
         const timer = this.clock.setInterval(() => {
-          const n = this.spec.clients.count;
-          const k = Math.round(n * fraction);
-          for (let i = 0; i < k; i++) {
-            const c = Math.floor(this.random.next() * n);
-            this.clients.halfClose(c, 30_000 + Math.floor(this.random.next() * 60_000));
+          for (let i = 0; i < perSecond; i++) {
+            const n = this.nodes[Math.floor(this.random.next() * this.nodes.length)]!;
+            if (n.dead || this.net.isCut(n.ezone)) continue;
+            const ghost = new SimConn(-1, n.index, n.ezone, this.net, this.clock);
+            ghost.clientGone = true;
+            n.gateway.peerClosed(n.gateway.open(ghost));
           }
         }, 1000);
         return () => timer.cancel();
@@ -404,7 +409,8 @@ export class World {
       if (n.dead) continue;
       const g = n.gateway;
       this.onlineByEzone.set(n.ezone, (this.onlineByEzone.get(n.ezone) ?? 0) + g.sessions);
-      const mem = g.connections * cal.gateway.sessionBytes + n.rpc.pendingCalls * cal.rpc.pendingCallBytes;
+      const queued = Math.max(0, Math.round((n.cpuFreeAt - nowMs) / this.clients.signInCpuMs));
+      const mem = (g.connections + queued) * cal.gateway.sessionBytes + n.rpc.pendingCalls * cal.rpc.pendingCallBytes;
       if (mem > maxMem) maxMem = mem;
       closeWait += g.halfOpen + g.leaked;
       rpcPending += n.rpc.pendingCalls;

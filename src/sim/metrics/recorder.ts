@@ -47,7 +47,7 @@ export interface RecordedEvent {
 /** A merged histogram over a window; values in ms. */
 export interface HistogramView extends HistogramStats {
   meanMs: number;
-  /** Nearest-rank percentile from the merged HDR histogram (0 < q ≤ 100). */
+  /** Nearest-rank percentile from the merged HDR histogram (0 < q ≤ 100), ≤ 0.1% high, within [min, max]. */
   percentile(q: number): number;
 }
 
@@ -69,6 +69,15 @@ export interface SeriesData {
   /** Start of each bucket, ms since the start of the run. */
   tMs: number[];
   values: (number | null)[];
+}
+
+/**
+ * HDR reports the highest value of a percentile's slot (up to 0.1% above
+ * the true value, never below); kept within the exact min and max, so p(100)
+ * is the max and no percentile exceeds what was observed.
+ */
+function within(v: number, st: HistogramStats): number {
+  return Math.min(Math.max(v, st.minMs), st.maxMs);
 }
 
 export class MetricsRecorder {
@@ -256,7 +265,7 @@ export class MetricsRecorder {
       }
       return merged;
     };
-    return { ...stats, meanMs: stats.sumMs / stats.count, percentile: (q) => percentileMs(hist(), q)! };
+    return { ...stats, meanMs: stats.sumMs / stats.count, percentile: (q) => within(percentileMs(hist(), q)!, stats) };
   }
 
   /** Gauge stats of the combined series for `filter` over the window, or null if never set there. */
@@ -349,6 +358,6 @@ export class MetricsRecorder {
     this.scratch ??= newHistogram(64);
     this.scratch.reset();
     for (const s of this.matching<HistogramSeries>(name, filter)) s.mergeInto(this.scratch, w.first, w.last);
-    return percentileMs(this.scratch, Number(stat.slice(1)));
+    return within(percentileMs(this.scratch, Number(stat.slice(1)))!, st);
   }
 }

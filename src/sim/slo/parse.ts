@@ -121,19 +121,20 @@ class Parser {
   private tags(): Record<string, string> | null {
     if (!this.peek('{')) return null;
     this.pos++;
-    const tags: Record<string, string> = {};
+    // Entries, then fromEntries: a tag named __proto__ must stay a plain key.
+    const entries: [string, string][] = [];
     for (;;) {
       const at = this.pos;
       const key = this.name('a tag name');
-      if (Object.hasOwn(tags, key)) this.fail(`a tag other than "${key}" (given twice)`, at);
+      if (entries.some(([k]) => k === key)) this.fail(`a tag other than "${key}" (given twice)`, at);
       this.expect(':');
       const quoted = this.match(QUOTED);
-      tags[key] = quoted !== null ? (JSON.parse(quoted) as string) : this.name('a tag value');
+      entries.push([key, quoted !== null ? (JSON.parse(quoted) as string) : this.name('a tag value')]);
       if (this.peek('}')) break;
       this.expect(',', '"," or "}"');
     }
     this.pos++;
-    return tags;
+    return Object.fromEntries(entries);
   }
 
   private operator(): Operator {
