@@ -4,7 +4,12 @@ import fc from 'fast-check';
 import { MetricRegistry, MetricsRecorder, msToUs, newHistogram } from '../../src/sim/metrics/index.js';
 
 function recorder() {
-  const registry = new MetricRegistry().register({ name: 'lat', kind: 'histogram', unit: 'ms', description: '' });
+  const registry = new MetricRegistry().register({
+    name: 'lat',
+    kind: 'histogram',
+    unit: 'ms',
+    description: '',
+  });
   return new MetricsRecorder({ registry, bucketMs: 1_000 });
 }
 
@@ -16,10 +21,13 @@ function nearestRankUs(sortedUs: number[], q: number): number {
 
 const sample = fc.record({
   // value in ms (0 .. 1 h, fractional) and when it was observed (0 .. 60 s)
-  obs: fc.array(fc.tuple(fc.double({ min: 0, max: 3_600_000, noNaN: true }), fc.integer({ min: 0, max: 60_000 })), {
-    minLength: 1,
-    maxLength: 400,
-  }),
+  obs: fc.array(
+    fc.tuple(fc.double({ min: 0, max: 3_600_000, noNaN: true }), fc.integer({ min: 0, max: 60_000 })),
+    {
+      minLength: 1,
+      maxLength: 400,
+    },
+  ),
   q: fc.constantFrom(1, 10, 25, 50, 75, 90, 95, 99, 99.9, 100),
   ezones: fc.array(fc.constantFrom('sh', 'bj', 'gz'), { minLength: 1, maxLength: 400 }),
 });
@@ -75,22 +83,27 @@ describe('HDR histograms in the recorder', () => {
 
   test('a window merges exactly the buckets it covers (property)', () => {
     fc.assert(
-      fc.property(sample, fc.integer({ min: 0, max: 59 }), fc.integer({ min: 1, max: 60 }), ({ obs, q, ezones }, fromSec, lenSec) => {
-        const r = record(obs, ezones);
-        const from = fromSec * 1000;
-        const to = from + lenSec * 1000;
-        const inside = obs.filter(([, t]) => t >= from && (t < to || (to >= 60_000 && t <= 60_000)));
-        const h = r.histogram('lat', {}, r.window(from, to));
-        if (inside.length === 0) {
-          assert.equal(h, null);
-          return;
-        }
-        const direct = newHistogram();
-        for (const [v] of inside) direct.recordValue(msToUs(v));
-        assert.equal(h!.count, inside.length);
-        const top = direct.getValueAtPercentile(q) / 1000;
-        assert.equal(h!.percentile(q), Math.min(Math.max(top, h!.minMs), h!.maxMs));
-      }),
+      fc.property(
+        sample,
+        fc.integer({ min: 0, max: 59 }),
+        fc.integer({ min: 1, max: 60 }),
+        ({ obs, q, ezones }, fromSec, lenSec) => {
+          const r = record(obs, ezones);
+          const from = fromSec * 1000;
+          const to = from + lenSec * 1000;
+          const inside = obs.filter(([, t]) => t >= from && (t < to || (to >= 60_000 && t <= 60_000)));
+          const h = r.histogram('lat', {}, r.window(from, to));
+          if (inside.length === 0) {
+            assert.equal(h, null);
+            return;
+          }
+          const direct = newHistogram();
+          for (const [v] of inside) direct.recordValue(msToUs(v));
+          assert.equal(h!.count, inside.length);
+          const top = direct.getValueAtPercentile(q) / 1000;
+          assert.equal(h!.percentile(q), Math.min(Math.max(top, h!.minMs), h!.maxMs));
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TacoError } from '../../src/core/errors.js';
-import { defaultRegistry, MetricRegistry, MetricsRecorder, type RecordedEvent } from '../../src/sim/metrics/index.js';
+import {
+  defaultRegistry,
+  MetricRegistry,
+  MetricsRecorder,
+  type RecordedEvent,
+} from '../../src/sim/metrics/index.js';
 
 const START = 1_704_067_200_000; // the engine's virtual epoch; the recorder works relative to it
 
@@ -43,8 +48,20 @@ describe('MetricsRecorder', () => {
     const { r, at } = recorder();
     at(200);
     assert.deepEqual(r.window(), { first: 0, last: 20, fromMs: 0, toMs: 200_000, spanMs: 200_000 });
-    assert.deepEqual(r.window(120_000, 300_000), { first: 12, last: 20, fromMs: 120_000, toMs: 200_000, spanMs: 80_000 });
-    assert.deepEqual(r.window(125_000, 135_000), { first: 12, last: 13, fromMs: 120_000, toMs: 140_000, spanMs: 20_000 });
+    assert.deepEqual(r.window(120_000, 300_000), {
+      first: 12,
+      last: 20,
+      fromMs: 120_000,
+      toMs: 200_000,
+      spanMs: 80_000,
+    });
+    assert.deepEqual(r.window(125_000, 135_000), {
+      first: 12,
+      last: 13,
+      fromMs: 120_000,
+      toMs: 140_000,
+      spanMs: 20_000,
+    });
     assert.equal(r.window(300_000, 400_000).spanMs, 0);
     at(205);
     assert.deepEqual(r.window(), { first: 0, last: 20, fromMs: 0, toMs: 205_000, spanMs: 205_000 });
@@ -85,7 +102,12 @@ describe('MetricsRecorder', () => {
     at(40);
     // 100 held for 35 of 40 seconds
     assert.deepEqual(r.gaugeStats('g'), { min: 0, max: 100, avg: 87.5, last: 100 });
-    assert.deepEqual(r.gaugeStats('g', {}, r.window(20_000, 30_000)), { min: 100, max: 100, avg: 100, last: 100 });
+    assert.deepEqual(r.gaugeStats('g', {}, r.window(20_000, 30_000)), {
+      min: 100,
+      max: 100,
+      avg: 100,
+      last: 100,
+    });
     assert.deepEqual(r.series('g', 'last').values, [100, 100, 100, 100]);
     assert.deepEqual(r.series('g', 'min').values, [0, 100, 100, 100]);
     assert.equal(r.gaugeStats('unset'), null);
@@ -178,7 +200,10 @@ describe('MetricsRecorder', () => {
     assert.equal(r.total('surprise'), 1);
     assert.equal(r.registry.has('surprise'), false, 'undeclared names do not count as known');
     assert.equal(r.registry.get('surprise')!.kind, 'counter');
-    assert.throws(() => r.observe('c', 1), (e: unknown) => e instanceof TacoError && e.code === 'INTERNAL');
+    assert.throws(
+      () => r.observe('c', 1),
+      (e: unknown) => e instanceof TacoError && e.code === 'INTERNAL',
+    );
     assert.throws(() => r.gauge('surprise', 1), /is a counter/);
     const strict = new MetricsRecorder({ registry: defaultRegistry(), strict: true });
     assert.throws(() => strict.count('surprise'), /not registered/);
@@ -189,7 +214,10 @@ describe('MetricsRecorder', () => {
   test('time only moves forward; NaN is a bug', () => {
     const { r, at } = recorder();
     at(10);
-    assert.throws(() => at(9), (e: unknown) => e instanceof TacoError && e.code === 'INTERNAL');
+    assert.throws(
+      () => at(9),
+      (e: unknown) => e instanceof TacoError && e.code === 'INTERNAL',
+    );
     assert.throws(() => r.observe('h', Number.NaN), /NaN/);
     assert.throws(() => r.gauge('g', Number.NaN), /NaN/);
   });
@@ -198,7 +226,10 @@ describe('MetricsRecorder', () => {
     const reg = new MetricRegistry().register({ name: 'b', kind: 'counter', unit: '', description: '' });
     reg.register({ name: 'a', kind: 'gauge', unit: '', description: '' });
     reg.register({ name: 'b', kind: 'counter', unit: 'x', description: 'again' });
-    assert.throws(() => reg.register({ name: 'b', kind: 'gauge', unit: '', description: '' }), /registered as counter and as gauge/);
+    assert.throws(
+      () => reg.register({ name: 'b', kind: 'gauge', unit: '', description: '' }),
+      /registered as counter and as gauge/,
+    );
     assert.deepEqual(
       reg.list().map((d) => d.name),
       ['a', 'b'],

@@ -22,7 +22,8 @@ describe('durations', () => {
       assert.equal(tryParseDuration(bad), null, bad);
       assert.throws(
         () => parseDuration(bad),
-        (e: unknown) => e instanceof TacoError && e.code === 'BAD_INPUT' && /expected a duration like 30s/.test(e.message),
+        (e: unknown) =>
+          e instanceof TacoError && e.code === 'BAD_INPUT' && /expected a duration like 30s/.test(e.message),
       );
     }
     for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, null, undefined, true, {}]) {

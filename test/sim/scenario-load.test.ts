@@ -105,7 +105,10 @@ describe('loading scenarios', () => {
     assert.ok(e instanceof TacoError);
     assert.equal(e.code, 'BAD_INPUT');
     assert.equal(e.wireCode, 'TACO_ERR_BAD_INPUT');
-    assert.deepEqual({ file: e.file, line: e.line, field: e.field }, { file: FILE, line: 13, field: 'faults[0].at' });
+    assert.deepEqual(
+      { file: e.file, line: e.line, field: e.field },
+      { file: FILE, line: 13, field: 'faults[0].at' },
+    );
     assert.equal(e.message, `${FILE}:13: faults[0].at: expected a duration like 30s (got "soon")`);
   });
 
@@ -124,7 +127,12 @@ describe('loading scenarios', () => {
   test('unknown fields are errors at their own line', () => {
     assertError(withAppended('colour: blue\n'), 21, 'colour', 'unknown field');
     assertError(withLine(9, '  count: 1000\n  cuont: 3'), 10, 'clients.cuont', 'unknown field');
-    assertError(withLine(13, '  - {at: 1m, kind: auth-cache-cancel, ezone: sh}'), 13, 'faults[0].ezone', 'unknown field');
+    assertError(
+      withLine(13, '  - {at: 1m, kind: auth-cache-cancel, ezone: sh}'),
+      13,
+      'faults[0].ezone',
+      'unknown field',
+    );
   });
 
   test('missing and mistyped fields', () => {
@@ -137,49 +145,132 @@ describe('loading scenarios', () => {
   });
 
   test('platform fractions must add up to 1', () => {
-    assertError(withLine(10, '  platforms: {android: 0.6, ios: 0.3}'), 10, 'clients.platforms', /add up to 1/);
+    assertError(
+      withLine(10, '  platforms: {android: 0.6, ios: 0.3}'),
+      10,
+      'clients.platforms',
+      /add up to 1/,
+    );
     // ±0.001 is tolerated
     parseScenario(withLine(10, '  platforms: {android: 0.6, ios: 0.3, h5: 0.1005}'), FILE);
   });
 
   test('unknown fault kind', () => {
-    assertError(withLine(13, '  - {at: 1m, kind: meteor-strike}'), 13, 'faults[0].kind', /^unknown fault kind "meteor-strike" \(expected one of network-cut, /);
+    assertError(
+      withLine(13, '  - {at: 1m, kind: meteor-strike}'),
+      13,
+      'faults[0].kind',
+      /^unknown fault kind "meteor-strike" \(expected one of network-cut, /,
+    );
     assertError(withLine(13, '  - {at: 1m}'), 13, 'faults[0].kind', /^missing/);
-    assert.throws(() => loadScenario(fixture('bad-fault-kind.yaml')), /bad-fault-kind\.yaml:13: faults\[1\]\.kind: unknown fault kind/);
+    assert.throws(
+      () => loadScenario(fixture('bad-fault-kind.yaml')),
+      /bad-fault-kind\.yaml:13: faults\[1\]\.kind: unknown fault kind/,
+    );
   });
 
   test('fault parameters are checked per kind', () => {
     assertError(withLine(13, '  - {at: 1m, kind: network-cut, for: 30s}'), 13, 'faults[0].ezone', /^missing/);
-    assertError(withLine(13, '  - {at: 1m, kind: network-cut, ezone: sh}'), 13, 'faults[0].for', /^expected a duration/);
+    assertError(
+      withLine(13, '  - {at: 1m, kind: network-cut, ezone: sh}'),
+      13,
+      'faults[0].for',
+      /^expected a duration/,
+    );
     assertError(
       withLine(13, '  - {at: 1m, kind: grpc-stream-quota, slowdown: 2, latency: 1s, for: 1m}'),
       13,
       'faults[0]',
       'give exactly one of slowdown or latency',
     );
-    assertError(withLine(13, '  - {at: 1m, kind: grpc-stream-quota, for: 1m}'), 13, 'faults[0]', /exactly one/);
-    assertError(withLine(13, '  - {at: 1m, kind: close-wait-leak, fraction: 2}'), 13, 'faults[0].fraction', /≤ 1/);
-    assertError(withLine(13, '  - {at: 1m, kind: engine-outage, engine: dns, for: 1m}'), 13, 'faults[0].engine', /route-store\|message-store\|queue/);
-    assertError(withLine(13, '  - {at: 1m, kind: shard-switch, shards: "9-3", to: bj}'), 13, 'faults[0].shards', /expected shards like/);
+    assertError(
+      withLine(13, '  - {at: 1m, kind: grpc-stream-quota, for: 1m}'),
+      13,
+      'faults[0]',
+      /exactly one/,
+    );
+    assertError(
+      withLine(13, '  - {at: 1m, kind: close-wait-leak, fraction: 2}'),
+      13,
+      'faults[0].fraction',
+      /≤ 1/,
+    );
+    assertError(
+      withLine(13, '  - {at: 1m, kind: engine-outage, engine: dns, for: 1m}'),
+      13,
+      'faults[0].engine',
+      /route-store\|message-store\|queue/,
+    );
+    assertError(
+      withLine(13, '  - {at: 1m, kind: shard-switch, shards: "9-3", to: bj}'),
+      13,
+      'faults[0].shards',
+      /expected shards like/,
+    );
   });
 
   test('faults must refer to the topology and happen within the run', () => {
-    assertError(withLine(13, '  - {at: 1m, kind: network-cut, ezone: gz, for: 30s}'), 13, 'faults[0].ezone', 'unknown ezone "gz" (topology has sh, bj)');
-    assertError(withLine(13, '  - {at: 1m, kind: gateway-crash, ezone: sh, gateway: 2}'), 13, 'faults[0].gateway', 'ezone sh has gateways 0..1, not 2');
-    assertError(withLine(13, '  - {at: 1m, kind: shard-switch, shards: "25-31", to: bj}'), 13, 'faults[0].shards', /shard 30 is out of range/);
-    assertError(withLine(13, '  - {at: 1m, kind: dns-failover, region: sh, to: gz}'), 13, 'faults[0].to', /unknown ezone "gz"/);
-    assertError(withLine(13, '  - {at: 5m, kind: network-cut, ezone: sh, for: 30s}'), 13, 'faults[0].at', '5m is not before the end of the run (5m)');
-    assertError(withLine(13, '  - {at: 1m, kind: auth-cache-cancel, name: network-cut}'), 13, 'faults[0].name', /is a fault kind/);
+    assertError(
+      withLine(13, '  - {at: 1m, kind: network-cut, ezone: gz, for: 30s}'),
+      13,
+      'faults[0].ezone',
+      'unknown ezone "gz" (topology has sh, bj)',
+    );
+    assertError(
+      withLine(13, '  - {at: 1m, kind: gateway-crash, ezone: sh, gateway: 2}'),
+      13,
+      'faults[0].gateway',
+      'ezone sh has gateways 0..1, not 2',
+    );
+    assertError(
+      withLine(13, '  - {at: 1m, kind: shard-switch, shards: "25-31", to: bj}'),
+      13,
+      'faults[0].shards',
+      /shard 30 is out of range/,
+    );
+    assertError(
+      withLine(13, '  - {at: 1m, kind: dns-failover, region: sh, to: gz}'),
+      13,
+      'faults[0].to',
+      /unknown ezone "gz"/,
+    );
+    assertError(
+      withLine(13, '  - {at: 5m, kind: network-cut, ezone: sh, for: 30s}'),
+      13,
+      'faults[0].at',
+      '5m is not before the end of the run (5m)',
+    );
+    assertError(
+      withLine(13, '  - {at: 1m, kind: auth-cache-cancel, name: network-cut}'),
+      13,
+      'faults[0].name',
+      /is a fault kind/,
+    );
   });
 
   test('SLOs are parsed at load time, errors naming line and column', () => {
     assertError(withLine(15, '  - "count(push.lost) = 0"'), 15, 'slo[0]', /^column 18: expected an operator/);
-    assertError(withLine(16, '  - "p(99)(push.latency) < 2s within 1m after dns-failover"'), 16, 'slo[1]', 'no dns-failover fault in this scenario');
-    assertError(withLine(16, '  - "p(99)(push.latency) < 2s within 1m after meteor"'), 16, 'slo[1]', /^unknown fault "meteor"/);
+    assertError(
+      withLine(16, '  - "p(99)(push.latency) < 2s within 1m after dns-failover"'),
+      16,
+      'slo[1]',
+      'no dns-failover fault in this scenario',
+    );
+    assertError(
+      withLine(16, '  - "p(99)(push.latency) < 2s within 1m after meteor"'),
+      16,
+      'slo[1]',
+      /^unknown fault "meteor"/,
+    );
   });
 
   test("a variant's slo must be one of the list, and only with expect: fail", () => {
-    assertError(withAppended('    slo: "count(push.lost) > 0"\n'), 21, 'variants.no-jitter.slo', /is not one of this scenario's slo list/);
+    assertError(
+      withAppended('    slo: "count(push.lost) > 0"\n'),
+      21,
+      'variants.no-jitter.slo',
+      /is not one of this scenario's slo list/,
+    );
     // the same SLO written differently is the same SLO
     parseScenario(withAppended('    slo: "count( push.lost )==0"\n'), FILE);
     assertError(
@@ -191,20 +282,41 @@ describe('loading scenarios', () => {
   });
 
   test('core settings under config: are validated by CoreConfigSchema', () => {
-    assertError(withAppended('config:\n  gateway: {reapIdle: "yes"}\n'), 22, 'config.gateway.reapIdle', 'expected boolean, got "yes"');
-    assertError(withAppended('config:\n  gateway: {reapIdel: false}\n'), 22, 'config.gateway.reapIdel', 'unknown field');
+    assertError(
+      withAppended('config:\n  gateway: {reapIdle: "yes"}\n'),
+      22,
+      'config.gateway.reapIdle',
+      'expected boolean, got "yes"',
+    );
+    assertError(
+      withAppended('config:\n  gateway: {reapIdel: false}\n'),
+      22,
+      'config.gateway.reapIdel',
+      'unknown field',
+    );
     assertError(withAppended('config:\n  shards: 12\n'), 22, 'config.shards', /differs from topology.shards/);
-    const s = parseScenario(withAppended('config:\n  gateway: {reapIdle: false}\n  dispatch: {rpcDeadlineMs: 0}\n'), FILE);
+    const s = parseScenario(
+      withAppended('config:\n  gateway: {reapIdle: false}\n  dispatch: {rpcDeadlineMs: 0}\n'),
+      FILE,
+    );
     assert.equal(s.config.gateway.reapIdle, false);
     assert.equal(s.config.dispatch.rpcDeadlineMs, 0);
   });
 
   test('engine parameters under engines:', () => {
-    const s = parseScenario(withAppended('engines:\n  routeStore: {latency: 3ms, outage: hang}\n  queue: {consumerRate: 50}\n'), FILE);
+    const s = parseScenario(
+      withAppended('engines:\n  routeStore: {latency: 3ms, outage: hang}\n  queue: {consumerRate: 50}\n'),
+      FILE,
+    );
     assert.deepEqual(s.engines.routeStore, { latencyMs: 3, outage: 'hang' });
     assert.equal(s.engines.queue.consumerRatePerSec, 50);
     assert.equal(s.engines.queue.diskModeThreshold, 100_000);
-    assertError(withAppended('engines:\n  rpc: {latency: fast}\n'), 22, 'engines.rpc.latency', /^expected a duration like 30s/);
+    assertError(
+      withAppended('engines:\n  rpc: {latency: fast}\n'),
+      22,
+      'engines.rpc.latency',
+      /^expected a duration like 30s/,
+    );
     assertError(withAppended('engines:\n  disk: {}\n'), 22, 'engines.disk', 'unknown field');
   });
 
@@ -221,7 +333,10 @@ describe('loading scenarios', () => {
   test('a missing file is BAD_INPUT naming it', () => {
     assert.throws(
       () => loadScenario('/nonexistent/x.yaml'),
-      (e: unknown) => e instanceof TacoError && e.code === 'BAD_INPUT' && e.message === '/nonexistent/x.yaml: cannot read scenario: no such file',
+      (e: unknown) =>
+        e instanceof TacoError &&
+        e.code === 'BAD_INPUT' &&
+        e.message === '/nonexistent/x.yaml: cannot read scenario: no such file',
     );
   });
 });

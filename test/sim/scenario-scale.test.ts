@@ -22,7 +22,6 @@ describe('scale', () => {
 
   test('shared capacities scale by the factor', () => {
     const s = scale(base, 0.01);
-    assert.equal(s.engines.queue.consumerRatePerSec, 20);
     assert.equal(s.engines.queue.diskModeThreshold, 1_000);
     assert.equal(s.config.dispatch.consumers.backlogPerConsumer, 2);
   });
@@ -32,6 +31,7 @@ describe('scale', () => {
     const s = scale(base, 0.01);
     const c = 0.16 / 2;
     assert.ok(Math.abs(s.engines.gateway.acceptPerSec - 4500 * c) < 1e-9);
+    assert.ok(Math.abs(s.engines.queue.consumerRatePerSec - 2000 * c) < 1e-9, 'consumers live in each node');
     assert.ok(Math.abs(s.engines.gateway.signInCpuUs - 250 / c) < 1e-9);
     assert.equal(s.engines.gateway.sessionBytes, Math.round(5400 / c));
     assert.ok(Math.abs(s.config.gateway.signInsPerSec - 3000 * c) < 1e-9);
@@ -44,7 +44,11 @@ describe('scale', () => {
   });
 
   test('a crashed gateway that no longer exists becomes the last one', () => {
-    const text = withLine(13, '  - {at: 1m, kind: gateway-crash, ezone: sh, gateway: 1}', MINIMAL.replace(' within 1m after network-cut', ''));
+    const text = withLine(
+      13,
+      '  - {at: 1m, kind: gateway-crash, ezone: sh, gateway: 1}',
+      MINIMAL.replace(' within 1m after network-cut', ''),
+    );
     const s = scale(parseScenario(text, 'x.yaml'), 0.1);
     assert.equal((s.faults[0] as { gateway: number }).gateway, 0);
   });
@@ -53,7 +57,10 @@ describe('scale', () => {
     assert.equal(scale(base, 1), base);
     assert.equal(scale(scale(base, 0.1), 0.1).scale, 0.1 * 0.1);
     for (const f of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      assert.throws(() => scale(base, f), (e: unknown) => e instanceof TacoError && e.code === 'BAD_INPUT');
+      assert.throws(
+        () => scale(base, f),
+        (e: unknown) => e instanceof TacoError && e.code === 'BAD_INPUT',
+      );
     }
   });
 });

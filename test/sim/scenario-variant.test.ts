@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { applyVariant, loadScenario, parseScenario, type Scenario, ScenarioError, scale } from '../../src/sim/scenario/index.js';
+import {
+  applyVariant,
+  loadScenario,
+  parseScenario,
+  type Scenario,
+  ScenarioError,
+  scale,
+} from '../../src/sim/scenario/index.js';
 import { fixture, MINIMAL, withLine } from '../fixtures/scenarios/texts.js';
 
 const FILE = 'scenarios/v.yaml';
@@ -68,13 +75,48 @@ describe('variants', () => {
       () => loadScenario(fixture('bad-variant-path.yaml')),
       /bad-variant-path\.yaml:15: variants\.typo\.set\.clients\.reconect\.jitter: unknown setting path/,
     );
-    rejects(withSet('{clients.reconect.jitter: none}'), 19, 'variants.no-jitter.set.clients.reconect.jitter', /unknown setting path$/);
-    rejects(withSet('{config.gateway.reapIdel: false}'), 19, 'variants.no-jitter.set.config.gateway.reapIdel', /unknown setting path/);
-    rejects(withSet('{topology.ezones.gz.gateways: 3}'), 19, 'variants.no-jitter.set.topology.ezones.gz.gateways', /unknown setting path/);
-    rejects(withSet('{"faults[3].for": 1m}'), 19, 'variants.no-jitter.set.faults[3].for', /unknown setting path/);
-    rejects(withSet('{clients.count.value: 3}'), 19, 'variants.no-jitter.set.clients.count.value', /unknown setting path/);
-    rejects(withSet('{name: other}'), 19, 'variants.no-jitter.set.name', /name cannot be changed by a variant/);
-    rejects(withSet('{"clients..count": 3}'), 19, 'variants.no-jitter.set.clients..count', /malformed setting path/);
+    rejects(
+      withSet('{clients.reconect.jitter: none}'),
+      19,
+      'variants.no-jitter.set.clients.reconect.jitter',
+      /unknown setting path$/,
+    );
+    rejects(
+      withSet('{config.gateway.reapIdel: false}'),
+      19,
+      'variants.no-jitter.set.config.gateway.reapIdel',
+      /unknown setting path/,
+    );
+    rejects(
+      withSet('{topology.ezones.gz.gateways: 3}'),
+      19,
+      'variants.no-jitter.set.topology.ezones.gz.gateways',
+      /unknown setting path/,
+    );
+    rejects(
+      withSet('{"faults[3].for": 1m}'),
+      19,
+      'variants.no-jitter.set.faults[3].for',
+      /unknown setting path/,
+    );
+    rejects(
+      withSet('{clients.count.value: 3}'),
+      19,
+      'variants.no-jitter.set.clients.count.value',
+      /unknown setting path/,
+    );
+    rejects(
+      withSet('{name: other}'),
+      19,
+      'variants.no-jitter.set.name',
+      /name cannot be changed by a variant/,
+    );
+    rejects(
+      withSet('{"clients..count": 3}'),
+      19,
+      'variants.no-jitter.set.clients..count',
+      /malformed setting path/,
+    );
   });
 
   test('a bad value is an input error naming the path and what was expected', () => {
@@ -84,24 +126,51 @@ describe('variants', () => {
       'variants.no-jitter.set.clients.reconnect.jitter',
       /^scenarios\/v\.yaml:19: variants\.no-jitter\.set\.clients\.reconnect\.jitter: expected one of full\|none, got "sometimes"$/,
     );
-    rejects(withSet('{config.gateway.reapIdle: maybe}'), 19, 'variants.no-jitter.set.config.gateway.reapIdle', /expected boolean/);
-    rejects(withSet('{clients.heartbeat: soon}'), 19, 'variants.no-jitter.set.clients.heartbeat', /expected a duration like 30s/);
-    rejects(withSet('{clients.platforms.ios: 0.9}'), 19, 'variants.no-jitter.set.clients.platforms.ios', /clients\.platforms: platform fractions/);
+    rejects(
+      withSet('{config.gateway.reapIdle: maybe}'),
+      19,
+      'variants.no-jitter.set.config.gateway.reapIdle',
+      /expected boolean/,
+    );
+    rejects(
+      withSet('{clients.heartbeat: soon}'),
+      19,
+      'variants.no-jitter.set.clients.heartbeat',
+      /expected a duration like 30s/,
+    );
+    rejects(
+      withSet('{clients.platforms.ios: 0.9}'),
+      19,
+      'variants.no-jitter.set.clients.platforms.ios',
+      /clients\.platforms: platform fractions/,
+    );
   });
 
   test('a consequence elsewhere in the document is reported at the variant', () => {
     const text = withSet(
       '{topology.ezones.sh.gateways: 1}',
-      withLine(13, '  - {at: 1m, kind: gateway-crash, ezone: sh, gateway: 1}', MINIMAL.replace(' within 1m after network-cut', '')),
+      withLine(
+        13,
+        '  - {at: 1m, kind: gateway-crash, ezone: sh, gateway: 1}',
+        MINIMAL.replace(' within 1m after network-cut', ''),
+      ),
     );
-    rejects(text, 18, 'variants.no-jitter', /faults\[0\]\.gateway: ezone sh has gateways 0\.\.0, not 1 \(line 13, with this variant's settings\)/);
+    rejects(
+      text,
+      18,
+      'variants.no-jitter',
+      /faults\[0\]\.gateway: ezone sh has gateways 0\.\.0, not 1 \(line 13, with this variant's settings\)/,
+    );
   });
 
   test('an unknown variant name', () => {
     const s = parseScenario(MINIMAL, FILE);
     assert.throws(
       () => applyVariant(s, 'nope'),
-      (e: unknown) => e instanceof ScenarioError && e.line === 17 && /variants: no variant "nope" \(have no-jitter\)/.test(e.message),
+      (e: unknown) =>
+        e instanceof ScenarioError &&
+        e.line === 17 &&
+        /variants: no variant "nope" \(have no-jitter\)/.test(e.message),
     );
   });
 

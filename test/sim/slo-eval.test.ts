@@ -99,7 +99,10 @@ describe('evaluating SLOs', () => {
     assert.equal(ev('count(push.delivered) == 600 within 1m after network-cut').ok, true);
     assert.equal(ev('min(sessions.online) == 0 within 10s after sh-cut').ok, true);
     // a window past the end is clipped: 240 s + 10 min covers [240 s, 300 s)
-    assert.deepEqual(ev('count(push.delivered) == 600 within 10m after gateway-crash').window, { fromMs: 240_000, toMs: 300_000 });
+    assert.deepEqual(ev('count(push.delivered) == 600 within 10m after gateway-crash').window, {
+      fromMs: 240_000,
+      toMs: 300_000,
+    });
     assert.equal(holds('count(push.delivered) == 600 within 10m after gateway-crash'), true);
   });
 
@@ -125,7 +128,13 @@ describe('evaluating SLOs', () => {
     const r = ev('p(99)(push.latency) < 5s within 3m after network-cut');
     assert.deepEqual(
       { slo: r.slo, ok: r.ok, actual: r.actual, threshold: r.threshold, unit: r.unit },
-      { slo: 'p(99)(push.latency) < 5s within 3m after network-cut', ok: true, actual: 3000, threshold: 5000, unit: 'ms' },
+      {
+        slo: 'p(99)(push.latency) < 5s within 3m after network-cut',
+        ok: true,
+        actual: 3000,
+        threshold: 5000,
+        unit: 'ms',
+      },
     );
     assert.equal(r.message, '3s in 1m..4m, needs < 5s');
     assert.equal(ev('rate(push.delivered) > 1').unit, '/s');

@@ -38,7 +38,11 @@ describe('SLO grammar', () => {
     });
     const w = parseSlo('p(99)(push.latency) < 5s within 3m after dns-failover');
     assert.deepEqual(w.window, { durationMs: 180_000, after: 'dns-failover' });
-    assert.deepEqual(parseSlo('sometimes(reconnect.storm)'), { type: 'sometimes', event: 'reconnect.storm', window: null });
+    assert.deepEqual(parseSlo('sometimes(reconnect.storm)'), {
+      type: 'sometimes',
+      event: 'reconnect.storm',
+      window: null,
+    });
   });
 
   test('every aggregation and operator', () => {
@@ -70,7 +74,10 @@ describe('SLO grammar', () => {
     assert.equal(v('avg(m) < 42'), 42);
     assert.equal(v('avg(m) > -3.5'), -3.5);
     assert.equal(v('rate(m) < 1e3'), 1_000);
-    assert.deepEqual(parseSlo('sometimes(e) within 90000 after f').window, { durationMs: 90_000, after: 'f' });
+    assert.deepEqual(parseSlo('sometimes(e) within 90000 after f').window, {
+      durationMs: 90_000,
+      after: 'f',
+    });
   });
 
   test('tag filters, bare or quoted', () => {
@@ -81,7 +88,10 @@ describe('SLO grammar', () => {
 
   test('spaces are free between tokens', () => {
     const canonical = parseSlo('p(99)(push.latency{ezone:sh}) < 5s within 3m after dns-failover');
-    assert.deepEqual(parseSlo('  p ( 99 ) ( push.latency { ezone : sh } )  <  5s  within  3m  after  dns-failover  '), canonical);
+    assert.deepEqual(
+      parseSlo('  p ( 99 ) ( push.latency { ezone : sh } )  <  5s  within  3m  after  dns-failover  '),
+      canonical,
+    );
   });
 
   const errors: [string, number, RegExp][] = [
@@ -125,7 +135,9 @@ describe('SLO grammar', () => {
     fc.record({ durationMs: fc.integer({ min: 0, max: 10 * 3_600_000 }), after: name }),
     { nil: null },
   );
-  const number = fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e15, max: 1e15 }).map((v) => (v === 0 ? 0 : v));
+  const number = fc
+    .double({ noNaN: true, noDefaultInfinity: true, min: -1e15, max: 1e15 })
+    .map((v) => (v === 0 ? 0 : v));
   const threshold: fc.Arbitrary<Slo> = fc
     .record({
       agg: fc.constantFrom('avg', 'min', 'max', 'med', 'count', 'rate', 'p' as const),
@@ -138,7 +150,11 @@ describe('SLO grammar', () => {
       window,
     })
     .map((r) => ({ type: 'threshold' as const, ...r, q: r.agg === 'p' ? r.q : null }));
-  const sometimes: fc.Arbitrary<Slo> = fc.record({ type: fc.constant('sometimes' as const), event: name, window });
+  const sometimes: fc.Arbitrary<Slo> = fc.record({
+    type: fc.constant('sometimes' as const),
+    event: name,
+    window,
+  });
 
   test('print/parse round trip (property)', () => {
     fc.assert(

@@ -265,7 +265,11 @@ export class MetricsRecorder {
       }
       return merged;
     };
-    return { ...stats, meanMs: stats.sumMs / stats.count, percentile: (q) => within(percentileMs(hist(), q)!, stats) };
+    return {
+      ...stats,
+      meanMs: stats.sumMs / stats.count,
+      percentile: (q) => within(percentileMs(hist(), q)!, stats),
+    };
   }
 
   /** Gauge stats of the combined series for `filter` over the window, or null if never set there. */

@@ -20,7 +20,9 @@ function needs(text: string): string {
   try {
     const slo = parseSlo(text);
     const window = slo.window ? ` in ${formatDuration(slo.window.durationMs)} after ${slo.window.after}` : '';
-    return slo.type === 'sometimes' ? `≥ 1 event${window}` : `${slo.op} ${slo.value}${slo.unit ?? ''}${window}`;
+    return slo.type === 'sometimes'
+      ? `≥ 1 event${window}`
+      : `${slo.op} ${slo.value}${slo.unit ?? ''}${window}`;
   } catch {
     return '';
   }

@@ -5,16 +5,16 @@
  *
  * - clients.count and traffic rates × factor; gateways per ezone × factor,
  *   rounded, at least 1.
- * - Shared capacities × factor: the queue's per-consumer rate, its disk-mode
- *   threshold, and the autoscaler's backlog per consumer (the number of
- *   consumers is a setting under test, so it stays).
+ * - Shared capacities × factor: the broker's disk-mode threshold and the
+ *   autoscaler's backlog per consumer.
  * - Per-gateway capacities × c, per-operation costs ÷ c, where c = ideal
  *   gateways (Σ gateways × factor) / gateways after rounding. Rounding up to
  *   one gateway gives each gateway less than its share of the load; c brings
- *   its accept rate, RPC streams, admission and drain rates down and its CPU
- *   and memory per session up by the same ratio, so utilisation and memory per
- *   gateway match the full-size run. c = 1 when the rounding is exact. With
- *   ezones of different sizes c is one average, an approximation.
+ *   its accept rate, queue consumers (they live in each node's dispatcher),
+ *   RPC streams, admission and drain rates down and its CPU and memory per
+ *   session up by the same ratio, so utilisation and memory per gateway match
+ *   the full-size run. c = 1 when the rounding is exact. With ezones of
+ *   different sizes c is one average, an approximation.
  * - gateway-crash faults whose gateway no longer exists hit the last one.
  *
  * Thresholds in SLOs are not touched: latencies and ratios carry over, absolute
@@ -57,7 +57,8 @@ export function scale(s: Scenario, factor: number): Scenario {
       ...en,
       queue: {
         ...en.queue,
-        consumerRatePerSec: en.queue.consumerRatePerSec * factor,
+        // Consumers live in dispatchers, one per gateway node: a per-gateway capacity.
+        consumerRatePerSec: en.queue.consumerRatePerSec * c,
         diskModeThreshold: atLeastOne(en.queue.diskModeThreshold * factor),
       },
       rpc: { ...en.rpc, maxConcurrentStreams: atLeastOne(en.rpc.maxConcurrentStreams * c) },
