@@ -166,9 +166,8 @@ export class ClientPopulation {
     this.state[c] = ClientState.CONNECTING;
     this.observer.onConnectAttempt(c);
     const ezone = this.resolveEzone(c);
-    const candidates = this.nodesByEzone.get(ezone) ?? [];
-    const node = candidates[Math.floor(this.rnd() * candidates.length)];
-    if (!node || this.net.isCut(ezone)) {
+    const node = this.pickGateway(ezone);
+    if (!node || this.net.isCut(node.ezone)) {
       // SYN into the void: the attempt fails at the connect timeout.
       this.armTimer(c, now + this.p.connectTimeoutMs, Ev.CONNECT_TIMEOUT);
       return;
@@ -188,6 +187,22 @@ export class ClientPopulation {
     }
     this.pendingNode[c] = node.index;
     this.armTimer(c, start, Ev.ARRIVE_AT_GATEWAY);
+  }
+
+  /**
+   * The dispatch service answers with live gateways of the ezone (it watches
+   * the node directory); with none alive there, with live ones elsewhere.
+   */
+  private pickGateway(ezone: string): SimNodeHandle | undefined {
+    const all = this.nodesByEzone.get(ezone) ?? [];
+    let live = 0;
+    for (const n of all) if (!n.dead) live++;
+    if (live > 0) {
+      let k = Math.floor(this.rnd() * live);
+      for (const n of all) if (!n.dead && k-- === 0) return n;
+    }
+    const others = this.nodes.filter((n) => !n.dead);
+    return others[Math.floor(this.rnd() * others.length)];
   }
 
   private arrive(c: number): void {

@@ -20,5 +20,6 @@ export const WORLD_METRICS: readonly MetricDef[] = [
   { name: 'queue.disk_mode', kind: 'event', unit: 'events', description: 'the broker paged to disk (backlog past the threshold)' },
   { name: 'queue.consumers', kind: 'gauge', unit: 'consumers', description: 'consumer slots across dispatchers' },
   { name: 'auth.refresh', kind: 'event', unit: 'events', description: 'an app-secret cache entry was refreshed' },
+  { name: 'engine.unavailable', kind: 'event', unit: 'events', description: 'calls to an engine were refused (outage)' },
   { name: 'gateway.crashed', kind: 'event', unit: 'events', description: 'a gateway process died' },
 ];

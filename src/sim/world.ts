@@ -153,8 +153,8 @@ export class World {
     this.messages.onTransition = (r, from) => this.onTransition(r, from);
     this.queue = new SimQueue(this.clock, { ...spec.engines.queue, tickMs: 10 });
     this.switches = {
-      'route-store': { down: false, name: 'route store' },
-      'message-store': { down: false, name: 'message store' },
+      'route-store': { down: false, name: 'route store', refused: 0 },
+      'message-store': { down: false, name: 'message store', refused: 0 },
     };
     const routes = withOutage(this.routes, this.switches['route-store']);
     const messages = withOutage(this.messages, this.switches['message-store']);
@@ -444,6 +444,10 @@ export class World {
       // The first load per node fills the cache; later ones are refreshes.
       if (this.authLoads >= this.nodes.length || refreshes > this.nodes.length) rec.event('auth.refresh');
       this.authLoads = refreshes;
+    }
+    for (const sw of Object.values(this.switches)) {
+      if (sw.refused > 0) rec.event('engine.unavailable', { engine: sw.name, refused: sw.refused });
+      sw.refused = 0;
     }
     rec.gauge('queue.backlog', this.queue.backlog);
     if (this.queue.diskMode) rec.event('queue.disk_mode');

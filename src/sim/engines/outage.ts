@@ -8,6 +8,8 @@ import { TacoError } from '../../core/errors.js';
 export interface OutageSwitch {
   down: boolean;
   name: string;
+  /** Calls refused while down (the world turns this into `engine.unavailable` events). */
+  refused: number;
 }
 
 export function withOutage<T extends object>(impl: T, sw: OutageSwitch): T {
@@ -16,7 +18,10 @@ export function withOutage<T extends object>(impl: T, sw: OutageSwitch): T {
       const v = Reflect.get(target, prop, receiver);
       if (typeof v !== 'function') return v;
       return (...args: unknown[]) => {
-        if (sw.down) return Promise.reject(new TacoError('ENGINE_UNAVAILABLE', `${sw.name} unreachable (simulated outage)`));
+        if (sw.down) {
+          sw.refused++;
+          return Promise.reject(new TacoError('ENGINE_UNAVAILABLE', `${sw.name} unreachable (simulated outage)`));
+        }
         return v.apply(target, args);
       };
     },
