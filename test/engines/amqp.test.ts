@@ -62,7 +62,7 @@ describe('rabbitmq queue through outages', { skip: amqp.skip, timeout: 60_000 },
   });
 
   async function open(opts: Partial<Parameters<typeof AmqpQueue.connect>[1]> = {}) {
-    const q = await AmqpQueue.connect(amqp.url!, { queuePrefix: prefix, log: quiet, reconnectBaseMs: 100, ...opts });
+    const q = await AmqpQueue.connect(amqp.url!, { queuePrefix: prefix, log: process.env.DEBUG_AMQP ? (m) => console.error(Date.now() % 100000, m) : quiet, reconnectBaseMs: 100, ...opts });
     queues.push(q);
     return q;
   }

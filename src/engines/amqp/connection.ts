@@ -73,6 +73,7 @@ export class AmqpConnection {
   }
 
   private async connectOnce(): Promise<void> {
+    process.env.TRACE && console.error(Date.now() % 100000, 'connectOnce');
     const ms = this.opts.connectTimeoutMs ?? 5_000;
     const pending = amqp.connect(this.urlWithHeartbeat(), {
       timeout: ms,
@@ -103,6 +104,7 @@ export class AmqpConnection {
     }
     this.generation++;
     this.attempt = 0;
+    process.env.TRACE && console.error(Date.now() % 100000, 'connected');
   }
 
   private onClose(conn: ChannelModel): void {
@@ -140,9 +142,9 @@ export class AmqpConnection {
     if (conn) await withDeadline(conn.close(), 5_000, 'closing RabbitMQ connection').catch(() => {});
   }
 
-  /** Test seam: drops the socket without a goodbye, like a network cut. */
+  /** Test seam: breaks the socket without a goodbye, like a reset connection (broker crash, network RST). */
   dropSocketForTest(): void {
-    const stream = (this.conn?.connection as unknown as { stream?: { destroy(): void } })?.stream;
-    stream?.destroy();
+    const stream = (this.conn?.connection as unknown as { stream?: { destroy(e?: Error): void } })?.stream;
+    stream?.destroy(new Error('connection reset (test)'));
   }
 }

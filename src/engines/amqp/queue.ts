@@ -106,12 +106,15 @@ export class AmqpQueue implements Queue {
     });
     ch.on('close', () => {
       this.publisher.close(ch);
-      // The channel died but the connection lives (a channel error): open a new one.
-      if (this.conn.current === conn && !this.conn.isClosed)
+      // If only the channel died (a channel error) open a new one; if the connection is going too
+      // (its 'close' comes right after its channels'), the reconnect does it.
+      setImmediate(() => {
+        if (this.conn.current !== conn || this.conn.isClosed) return;
         this.openPublisher(conn).catch((e: Error) => {
           this.log(`amqp: cannot reopen the publish channel (${e.message}); reconnecting`);
           conn.close().catch(() => {});
         });
+      });
     });
     this.publisher.open(ch);
   }
@@ -138,13 +141,19 @@ export class AmqpQueue implements Queue {
     let connected = false;
     try {
       for (;;) {
+        const T = (m: string) => process.env.TRACE && console.error(Date.now() % 100000, 'P', (body as {i:number}).i, m);
+        T('wait');
         const ch = await this.publisher.wait(d.signal, what);
         connected = true;
         try {
+          T('declare');
           await this.declare(ch, name, d.signal);
+          T('confirm');
           await this.confirm(ch, name, content, priority, d.signal);
+          T('ok');
           return;
         } catch (e) {
+          T('err ' + (e as Error).message);
           if (d.signal.aborted || !isTransient(e)) throw e;
           if (e instanceof Unroutable) this.declared.delete(name);
           this.publisher.close(ch); // it may already be closing; wait for the next one

@@ -76,7 +76,7 @@ export function renderChart(chart: SeriesChart, faults: readonly FaultRecord[], 
   const tStep = timeStep(span);
   for (let t = 0; t <= span; t += tStep) {
     parts.push(
-      `<text x="${fmt(xOf(t))}" y="${H - M.bottom + 16}" class="xlabel">${formatDuration(t)}</text>`,
+      `<text x="${fmt(xOf(t))}" y="${H - M.bottom + 16}" class="xlabel">${t === 0 ? '0' : formatDuration(t)}</text>`,
     );
   }
   parts.push(
