@@ -1,6 +1,7 @@
 // Development helper: runs one scenario file at a scale and prints the verdicts.
-import { runScenarioFile } from '../../src/sim/run.js';
+
 import { judgeRun } from '../../src/sim/report/verdict.js';
+import { runScenarioFile } from '../../src/sim/run.js';
 
 const [file, scaleArg, base] = process.argv.slice(2);
 const t0 = Date.now();

@@ -19,13 +19,20 @@ export class ApiClient {
     try {
       res = await fetch(new URL(path, this.o.url), {
         method,
-        headers: { authorization: this.auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: this.auth,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(this.o.timeoutMs),
       });
     } catch (e) {
       const name = (e as Error).name;
-      if (name === 'TimeoutError') throw new TacoError('DEADLINE_EXCEEDED', `${method} ${path}: no answer within ${this.o.timeoutMs} ms`);
+      if (name === 'TimeoutError')
+        throw new TacoError(
+          'DEADLINE_EXCEEDED',
+          `${method} ${path}: no answer within ${this.o.timeoutMs} ms`,
+        );
       throw new TacoError('ENGINE_UNAVAILABLE', `cannot reach ${this.o.url}: ${(e as Error).message}`);
     }
     const text = await res.text();
@@ -37,7 +44,14 @@ export class ApiClient {
     }
     if (!res.ok) {
       const err = (json as { error?: { code?: string; message?: string } })?.error;
-      const code = res.status === 401 ? 'UNAUTHENTICATED' : res.status === 404 ? 'NOT_FOUND' : res.status >= 500 ? 'ENGINE_UNAVAILABLE' : 'INVALID_ARGUMENT';
+      const code =
+        res.status === 401
+          ? 'UNAUTHENTICATED'
+          : res.status === 404
+            ? 'NOT_FOUND'
+            : res.status >= 500
+              ? 'ENGINE_UNAVAILABLE'
+              : 'INVALID_ARGUMENT';
       throw new TacoError(code, `HTTP ${res.status} ${err?.code ?? ''}: ${err?.message ?? text}`);
     }
     return json as T;

@@ -9,7 +9,9 @@ import { asTacoError } from '../core/errors.js';
 export const ExitCodes = { OK: 0, CHECK_FAILED: 1, BAD_INPUT: 2, INTERNAL: 3 } as const;
 
 export abstract class TacoCommand extends Command {
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+  protected override async catch(
+    err: Error & { exitCode?: number; oclif?: { exit?: number } },
+  ): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err;
     // oclif's own parse errors (unknown flag, missing arg) are usage errors.
     if (err.oclif && !(err as { code?: string }).code?.startsWith?.('TACO')) {

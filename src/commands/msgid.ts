@@ -10,6 +10,8 @@ export default class MsgId extends TacoCommand {
   async run(): Promise<void> {
     const { args } = await this.parse(MsgId);
     const p = decodeMsgId(args.id);
-    this.log(JSON.stringify({ time: new Date(p.timeMs).toISOString(), shard: p.shard, node: p.node, seq: p.seq }));
+    this.log(
+      JSON.stringify({ time: new Date(p.timeMs).toISOString(), shard: p.shard, node: p.node, seq: p.seq }),
+    );
   }
 }

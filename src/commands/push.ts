@@ -14,21 +14,45 @@ export default class Push extends TacoCommand {
 
   static override flags = {
     ...apiFlags,
-    device: Flags.string({ description: 'target device (repeatable)', multiple: true, exclusive: ['user', 'all'] }),
-    user: Flags.string({ description: 'target user: all their devices (repeatable)', multiple: true, exclusive: ['device', 'all'] }),
+    device: Flags.string({
+      description: 'target device (repeatable)',
+      multiple: true,
+      exclusive: ['user', 'all'],
+    }),
+    user: Flags.string({
+      description: 'target user: all their devices (repeatable)',
+      multiple: true,
+      exclusive: ['device', 'all'],
+    }),
     all: Flags.boolean({ description: 'every device of the app', exclusive: ['device', 'user'] }),
-    kind: Flags.string({ description: 'message kind', options: ['notification', 'passthrough'], default: 'notification' }),
+    kind: Flags.string({
+      description: 'message kind',
+      options: ['notification', 'passthrough'],
+      default: 'notification',
+    }),
     title: Flags.string({ description: 'notification title' }),
     body: Flags.string({ description: 'notification body' }),
     data: Flags.string({ description: 'JSON object delivered to the app' }),
-    priority: Flags.string({ description: 'priority', options: ['high', 'normal', 'low'], default: 'normal' }),
+    priority: Flags.string({
+      description: 'priority',
+      options: ['high', 'normal', 'low'],
+      default: 'normal',
+    }),
     ttl: Flags.integer({ description: 'time to live in seconds', min: 1 }),
-    'idempotency-key': Flags.string({ description: 'same key, same ids: a retried call sends nothing twice' }),
+    'idempotency-key': Flags.string({
+      description: 'same key, same ids: a retried call sends nothing twice',
+    }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Push);
-    const to = flags.all ? { all: true } : flags.user ? { users: flags.user } : flags.device ? { devices: flags.device } : undefined;
+    const to = flags.all
+      ? { all: true }
+      : flags.user
+        ? { users: flags.user }
+        : flags.device
+          ? { devices: flags.device }
+          : undefined;
     if (!to) throw new TacoError('BAD_INPUT', 'name a target: --device, --user or --all');
     let data: unknown;
     if (flags.data !== undefined) {
@@ -48,7 +72,12 @@ export default class Push extends TacoCommand {
       ttl: flags.ttl,
       idempotencyKey: flags['idempotency-key'],
     });
-    const api = new ApiClient({ url: flags.url, app: flags.app, secret: flags.secret, timeoutMs: flags.timeout });
+    const api = new ApiClient({
+      url: flags.url,
+      app: flags.app,
+      secret: flags.secret,
+      timeoutMs: flags.timeout,
+    });
     const res = await api.call<{ ids: string[] }>('POST', '/v1/push', body);
     this.log(JSON.stringify(res));
   }

@@ -10,18 +10,29 @@ export default class Serve extends TacoCommand {
   static override description =
     'Engines come from the config file or TACO_REDIS_URL / TACO_MYSQL_URL / TACO_AMQP_URL, else embedded in-process ones. ' +
     'When every port listens, one JSON line {"event":"ready",...} is printed on stdout; logs go to stderr.';
-  static override examples = ['<%= config.bin %> serve', '<%= config.bin %> serve --app shop=s3cr3t-s3cr3t --ws-port 0 --http-port 0 --grpc-port 0'];
+  static override examples = [
+    '<%= config.bin %> serve',
+    '<%= config.bin %> serve --app shop=s3cr3t-s3cr3t --ws-port 0 --http-port 0 --grpc-port 0',
+  ];
 
   static override flags = {
     config: Flags.string({ description: 'YAML config file (see docs/operations.md)', env: 'TACO_CONFIG' }),
     app: Flags.string({ description: 'an app as ID=SECRET (repeatable)', multiple: true }),
-    'ws-port': Flags.integer({ description: 'WebSocket port for clients (0 = any free port)', min: 0, max: 65535 }),
+    'ws-port': Flags.integer({
+      description: 'WebSocket port for clients (0 = any free port)',
+      min: 0,
+      max: 65535,
+    }),
     'http-port': Flags.integer({ description: 'HTTP API port (0 = any)', min: 0, max: 65535 }),
     'grpc-port': Flags.integer({ description: 'gRPC API port (0 = any)', min: 0, max: 65535 }),
     host: Flags.string({ description: 'address to listen on' }),
     ezone: Flags.string({ description: 'this node’s ezone (datacenter)' }),
     node: Flags.integer({ description: 'this node’s id, 0-255, unique in the ezone', min: 0, max: 255 }),
-    'log-level': Flags.string({ description: 'log level', default: 'info', options: ['debug', 'info', 'warn', 'error'] }),
+    'log-level': Flags.string({
+      description: 'log level',
+      default: 'info',
+      options: ['debug', 'info', 'warn', 'error'],
+    }),
   };
 
   async run(): Promise<void> {
@@ -33,7 +44,11 @@ export default class Serve extends TacoCommand {
       ezone: flags.ezone,
       host: flags.host,
       ports: { ws: flags['ws-port'], http: flags['http-port'], grpc: flags['grpc-port'] },
-      engines: { redis: process.env.TACO_REDIS_URL, mysql: process.env.TACO_MYSQL_URL, amqp: process.env.TACO_AMQP_URL },
+      engines: {
+        redis: process.env.TACO_REDIS_URL,
+        mysql: process.env.TACO_MYSQL_URL,
+        amqp: process.env.TACO_AMQP_URL,
+      },
     };
     if (flags.app?.length) fromFlags.apps = flags.app.map(parseAppFlag);
     const config = resolveServeConfig(file, fromFlags);

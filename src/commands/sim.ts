@@ -15,10 +15,14 @@ export default class Sim extends TacoCommand {
     '<%= config.bin %> sim scenarios/close-wait-leak.yaml --scale 0.01 --json out.json --report out.html',
   ];
   static override strict = false;
-  static override args = { scenario: Args.string({ description: 'scenario files or directories (repeatable)' }) };
+  static override args = {
+    scenario: Args.string({ description: 'scenario files or directories (repeatable)' }),
+  };
   static override flags = {
     seed: Flags.integer({ description: 'override every scenario’s seed', min: 0 }),
-    scale: Flags.string({ description: 'shrink the world by this factor (clients, gateways, rates), e.g. 0.01' }),
+    scale: Flags.string({
+      description: 'shrink the world by this factor (clients, gateways, rates), e.g. 0.01',
+    }),
     'base-only': Flags.boolean({ description: 'skip the variants' }),
     json: Flags.string({ description: 'write the versioned JSON summary here' }),
     junit: Flags.string({ description: 'write JUnit XML here' }),
@@ -34,7 +38,8 @@ export default class Sim extends TacoCommand {
     let scale: number | undefined;
     if (flags.scale !== undefined) {
       scale = Number(flags.scale);
-      if (!(scale > 0 && scale <= 10)) this.error(`--scale ${flags.scale}: expected a number in (0, 10]`, { exit: ExitCodes.BAD_INPUT });
+      if (!(scale > 0 && scale <= 10))
+        this.error(`--scale ${flags.scale}: expected a number in (0, 10]`, { exit: ExitCodes.BAD_INPUT });
     }
     const state: DashboardState = { runs: [], recorder: undefined };
     const dash = flags['live-dashboard'] ? startDashboard(state) : undefined;

@@ -11,7 +11,12 @@ export default class Status extends TacoCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Status);
-    const api = new ApiClient({ url: flags.url, app: flags.app, secret: flags.secret, timeoutMs: flags.timeout });
+    const api = new ApiClient({
+      url: flags.url,
+      app: flags.app,
+      secret: flags.secret,
+      timeoutMs: flags.timeout,
+    });
     const res = await api.call<unknown>('GET', `/v1/messages/${encodeURIComponent(args.id)}`);
     this.log(JSON.stringify(res));
   }

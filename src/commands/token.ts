@@ -5,7 +5,9 @@ import { signToken, type TokenClaims } from '../core/token.js';
 
 export default class Token extends TacoCommand {
   static override summary = 'Print a device token (JWT HS256 signed with the app secret)';
-  static override examples = ['<%= config.bin %> token --app shop --secret s3cr3t-s3cr3t --device phone-1 --user alice'];
+  static override examples = [
+    '<%= config.bin %> token --app shop --secret s3cr3t-s3cr3t --device phone-1 --user alice',
+  ];
 
   static override flags = {
     app: Flags.string({ description: 'app id (claim "app")', required: true }),
@@ -19,7 +21,11 @@ export default class Token extends TacoCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Token);
     const ttlMs = parseDurationMs(flags.ttl, '--ttl');
-    const claims: TokenClaims = { app: flags.app, dev: flags.device, exp: Math.floor((Date.now() + ttlMs) / 1000) };
+    const claims: TokenClaims = {
+      app: flags.app,
+      dev: flags.device,
+      exp: Math.floor((Date.now() + ttlMs) / 1000),
+    };
     if (flags.user) claims.sub = flags.user;
     if (flags.loc) claims.loc = flags.loc;
     this.log(signToken(claims, flags.secret));

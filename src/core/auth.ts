@@ -58,7 +58,8 @@ export class AuthCache {
 
   private async load(appId: string, e: Entry): Promise<AppInfo | undefined> {
     this.loads++;
-    const signal = this.opts.reuseRequestSignal && e.firstSignal ? signalOf(e.firstSignal) : this.lifetime.signal;
+    const signal =
+      this.opts.reuseRequestSignal && e.firstSignal ? signalOf(e.firstSignal) : this.lifetime.signal;
     try {
       const app = await this.directory.lookup(appId, signal, this.opts.lookupTimeoutMs);
       e.app = app;

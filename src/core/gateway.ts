@@ -340,7 +340,7 @@ export class GatewayCore {
   /** Sends a push to a session on this node. Returns false when the session is not here any more. */
   deliver(app: string, device: string, session: string | undefined, frame: PushFrame): boolean {
     const s = this.byDevice.get(`${app}\u0000${device}`);
-    if (!s || s.state !== 'open' || s.halfOpen || (session !== undefined && s.id !== session)) return false;
+    if (s?.state !== 'open' || s.halfOpen || (session !== undefined && s.id !== session)) return false;
     s.conn.send(frame);
     return true;
   }

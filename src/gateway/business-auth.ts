@@ -4,7 +4,7 @@ import type { AuthCache } from '../core/auth.js';
 import { TacoError } from '../core/errors.js';
 
 export async function authenticateBusiness(header: string | undefined, cache: AuthCache): Promise<string> {
-  if (!header || !header.startsWith('Basic ')) {
+  if (!header?.startsWith('Basic ')) {
     throw new TacoError('UNAUTHENTICATED', 'missing Authorization: Basic base64(appId:secret)');
   }
   let decoded: string;

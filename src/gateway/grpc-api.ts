@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { asTacoError, type ErrorCode, TacoError } from '../core/errors.js';
-import { upstreamQueueOf, type TacoNode } from '../core/node.js';
+import { type TacoNode, upstreamQueueOf } from '../core/node.js';
 import type { MessageStore, Queue, UpstreamMessage } from '../core/ports.js';
 import { PLATFORMS } from '../core/protocol.js';
 import { parseSendRequest } from '../core/send-request.js';
@@ -29,7 +29,9 @@ export function loadProto(file: string): grpc.GrpcObject {
 }
 
 export function pushServiceDefinition(): grpc.ServiceDefinition {
-  const pkg = loadProto('taco/v1/push.proto') as unknown as { taco: { v1: { Push: grpc.ServiceClientConstructor } } };
+  const pkg = loadProto('taco/v1/push.proto') as unknown as {
+    taco: { v1: { Push: grpc.ServiceClientConstructor } };
+  };
   return pkg.taco.v1.Push.service;
 }
 
@@ -67,7 +69,8 @@ function parseJsonObject(text: string | undefined, field: string): Record<string
   } catch {
     throw new TacoError('INVALID_ARGUMENT', `${field}: not valid JSON`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TacoError('INVALID_ARGUMENT', `${field}: must be a JSON object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new TacoError('INVALID_ARGUMENT', `${field}: must be a JSON object`);
   return v as Record<string, unknown>;
 }
 
@@ -114,8 +117,31 @@ export function addPushService(server: grpc.Server, d: GrpcApiDeps): void {
           (e) => cb(toGrpcError(e)),
         );
     };
+  const streamUpstream = (call: grpc.ServerWritableStream<unknown, unknown>): void => {
+    auth(call)
+      .then(async (app) => {
+        const consumer = await d.queue.consume<UpstreamMessage>(
+          upstreamQueueOf(app),
+          async ({ body }) => {
+            if (call.cancelled) throw new TacoError('CANCELLED', 'subscriber gone');
+            call.write({
+              device: body.device,
+              id: body.id,
+              dataJson: JSON.stringify(body.data),
+              at: body.at,
+            });
+          },
+          { concurrency: 1 },
+        );
+        call.on('cancelled', () => void consumer.cancel());
+        call.on('close', () => void consumer.cancel());
+      })
+      .catch((e) => call.destroy(toGrpcError(e)));
+  };
   server.addService(pushServiceDefinition(), {
-    Send: unary(async (app, req: GrpcSendRequest) => ({ ids: await d.node.dispatcher.send(app, parseSendRequest(toSendBody(req))) })),
+    Send: unary(async (app, req: GrpcSendRequest) => ({
+      ids: await d.node.dispatcher.send(app, parseSendRequest(toSendBody(req))),
+    })),
     GetStatus: unary(async (app, req: { id: string }) => {
       const s = await getStatus(d.messages, app, req.id);
       return { ...s, channel: s.channel ?? '' };
@@ -128,21 +154,6 @@ export function addPushService(server: grpc.Server, d: GrpcApiDeps): void {
       if (!data) throw new TacoError('INVALID_ARGUMENT', 'data_json: required');
       return { version: await d.messages.setConfig(app, req.platform, data) };
     }),
-    Upstream: (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      auth(call)
-        .then(async (app) => {
-          const consumer = await d.queue.consume<UpstreamMessage>(
-            upstreamQueueOf(app),
-            async ({ body }) => {
-              if (call.cancelled) throw new TacoError('CANCELLED', 'subscriber gone');
-              call.write({ device: body.device, id: body.id, dataJson: JSON.stringify(body.data), at: body.at });
-            },
-            { concurrency: 1 },
-          );
-          call.on('cancelled', () => void consumer.cancel());
-          call.on('close', () => void consumer.cancel());
-        })
-        .catch((e) => call.destroy(toGrpcError(e)));
-    },
+    Upstream: streamUpstream,
   });
 }

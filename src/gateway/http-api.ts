@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Registry } from 'prom-client';
 import { asTacoError, TacoError } from '../core/errors.js';
 import { decodeMsgId } from '../core/msgid.js';
-import { upstreamQueueOf, type TacoNode } from '../core/node.js';
+import { type TacoNode, upstreamQueueOf } from '../core/node.js';
 import type { MessageStore, Queue, UpstreamMessage } from '../core/ports.js';
 import { PLATFORMS } from '../core/protocol.js';
 import { parseSendRequest } from '../core/send-request.js';
@@ -40,7 +40,11 @@ export function sendError(res: ServerResponse, e: unknown): void {
     return;
   }
   const text = JSON.stringify({ error: { code: err.wireCode, message: err.message } });
-  res.writeHead(err.httpStatus, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(err.httpStatus, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -50,12 +54,14 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     throw new TacoError('INVALID_ARGUMENT', 'Content-Type must be application/json');
   }
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`);
+  if (declared > MAX_BODY_BYTES)
+    throw new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES)
+      throw new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   try {
@@ -109,7 +115,13 @@ export class HttpApi {
         throw new TacoError('INVALID_ARGUMENT', `platform must be one of ${PLATFORMS.join(', ')}`);
       }
       const body = (await readJson(req)) as { data?: unknown };
-      if (typeof body !== 'object' || body === null || typeof body.data !== 'object' || body.data === null || Array.isArray(body.data)) {
+      if (
+        typeof body !== 'object' ||
+        body === null ||
+        typeof body.data !== 'object' ||
+        body.data === null ||
+        Array.isArray(body.data)
+      ) {
         throw new TacoError('INVALID_ARGUMENT', 'data: must be a JSON object');
       }
       const version = await this.d.messages.setConfig(app, platform, body.data as Record<string, unknown>);
@@ -121,7 +133,11 @@ export class HttpApi {
 
   /** Server-sent events: upstream messages of the app, at least once (acked after the write). */
   private async upstream(app: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
     res.write(': connected\n\n');
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), 15_000);
     const consumer = await this.d.queue.consume<UpstreamMessage>(
@@ -129,7 +145,9 @@ export class HttpApi {
       async ({ body }) => {
         if (res.destroyed) throw new TacoError('CANCELLED', 'subscriber gone');
         await new Promise<void>((resolve, reject) =>
-          res.write(`id: ${body.id}\nevent: upstream\ndata: ${JSON.stringify(body)}\n\n`, (e) => (e ? reject(e) : resolve())),
+          res.write(`id: ${body.id}\nevent: upstream\ndata: ${JSON.stringify(body)}\n\n`, (e) =>
+            e ? reject(e) : resolve(),
+          ),
         );
       },
       { concurrency: 1 },

@@ -20,7 +20,12 @@ export class PromTelemetry implements Telemetry {
   count(name: string, n = 1): void {
     let c = this.counters.get(name);
     if (!c) {
-      c = new Counter({ name: `${promName(name)}_total`, help: `count of ${name}`, labelNames: Object.keys(this.labels), registers: [this.registry] });
+      c = new Counter({
+        name: `${promName(name)}_total`,
+        help: `count of ${name}`,
+        labelNames: Object.keys(this.labels),
+        registers: [this.registry],
+      });
       this.counters.set(name, c);
     }
     c.inc(this.labels, n);
@@ -44,7 +49,12 @@ export class PromTelemetry implements Telemetry {
   gauge(name: string, value: number): void {
     let g = this.gauges.get(name);
     if (!g) {
-      g = new Gauge({ name: promName(name), help: `${name}`, labelNames: Object.keys(this.labels), registers: [this.registry] });
+      g = new Gauge({
+        name: promName(name),
+        help: `${name}`,
+        labelNames: Object.keys(this.labels),
+        registers: [this.registry],
+      });
       this.gauges.set(name, g);
     }
     g.set(this.labels, value);

@@ -5,12 +5,12 @@
  * close really ends the socket: a peer that never answers the close handshake
  * is terminated after `closeGraceMs` (no CLOSE_WAIT pile-up on our side).
  */
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { TacoError } from '../core/errors.js';
 import type { ClientConnection, GatewayCore } from '../core/gateway.js';
-import { encodeServerFrame, MAX_FRAME_BYTES, SUBPROTOCOL, type ServerFrame } from '../core/protocol.js';
+import { encodeServerFrame, MAX_FRAME_BYTES, type ServerFrame, SUBPROTOCOL } from '../core/protocol.js';
 
 export interface WsGatewayOptions {
   path: string;
@@ -83,7 +83,14 @@ export class WsGateway {
   attach(server: HttpServer): void {
     server.on('request', (_req, res) => {
       res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket' });
-      res.end(JSON.stringify({ error: { code: 'TACO_ERR_UPGRADE_REQUIRED', message: `connect with WebSocket to ${this.opts.path}` } }));
+      res.end(
+        JSON.stringify({
+          error: {
+            code: 'TACO_ERR_UPGRADE_REQUIRED',
+            message: `connect with WebSocket to ${this.opts.path}`,
+          },
+        }),
+      );
     });
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
   }
@@ -93,12 +100,16 @@ export class WsGateway {
     const reject = (status: string, message: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}\n`);
     };
-    if (path !== this.opts.path) return reject('404 Not Found', `unknown path ${path}; use ${this.opts.path}`);
+    if (path !== this.opts.path) {
+      reject('404 Not Found', `unknown path ${path}; use ${this.opts.path}`);
+      return;
+    }
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((s) => s.trim());
     if (!offered.includes(SUBPROTOCOL)) {
-      return reject('400 Bad Request', `WebSocket subprotocol ${SUBPROTOCOL} is required`);
+      reject('400 Bad Request', `WebSocket subprotocol ${SUBPROTOCOL} is required`);
+      return;
     }
     socket.on('error', () => socket.destroy());
     this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
@@ -110,7 +121,10 @@ export class WsGateway {
     ws.on('message', (data, isBinary) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       if (isBinary) {
-        this.gateway.protocolError(session, new TacoError('BAD_FRAME', 'binary frames are not supported; send JSON text frames'));
+        this.gateway.protocolError(
+          session,
+          new TacoError('BAD_FRAME', 'binary frames are not supported; send JSON text frames'),
+        );
         return;
       }
       this.gateway.text(session, buf.toString('utf8'), buf.length);

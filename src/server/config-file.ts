@@ -11,7 +11,10 @@ import { TacoError } from '../core/errors.js';
 export const ServeConfigSchema = z
   .object({
     node: z.number().int().min(0).max(255).default(0),
-    ezone: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).default('local'),
+    ezone: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,31}$/)
+      .default('local'),
     host: z.string().default('127.0.0.1'),
     ports: z
       .object({
@@ -21,7 +24,9 @@ export const ServeConfigSchema = z
       })
       .strict()
       .prefault({}),
-    apps: z.array(z.object({ id: z.string().min(1).max(64), secret: z.string().min(8) }).strict()).default([]),
+    apps: z
+      .array(z.object({ id: z.string().min(1).max(64), secret: z.string().min(8) }).strict())
+      .default([]),
     engines: z
       .object({
         redis: z.string().optional(),
@@ -52,11 +57,18 @@ export function readConfigFile(file: string | undefined): Record<string, unknown
   const r = ServeConfigSchema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number] } | undefined;
-    const parentNode = issue.path.length ? doc.getIn(issue.path.slice(0, -1) as (string | number)[], true) : doc.contents;
+    const node = doc.getIn(issue.path as (string | number)[], true) as
+      | { range?: [number, number] }
+      | undefined;
+    const parentNode = issue.path.length
+      ? doc.getIn(issue.path.slice(0, -1) as (string | number)[], true)
+      : doc.contents;
     const offset = node?.range?.[0] ?? (isMap(parentNode) ? (parentNode.range?.[0] ?? 0) : 0);
     const line = lc.linePos(offset).line;
-    throw new TacoError('BAD_INPUT', `${file}:${line}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new TacoError(
+      'BAD_INPUT',
+      `${file}:${line}: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -78,7 +90,12 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
     if (v === undefined) continue;
     const cur = out[k];
     out[k] =
-      typeof v === 'object' && v !== null && !Array.isArray(v) && typeof cur === 'object' && cur !== null && !Array.isArray(cur)
+      typeof v === 'object' &&
+      v !== null &&
+      !Array.isArray(v) &&
+      typeof cur === 'object' &&
+      cur !== null &&
+      !Array.isArray(cur)
         ? deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>)
         : v;
   }
@@ -90,6 +107,7 @@ export function parseAppFlag(s: string): { id: string; secret: string } {
   const eq = s.indexOf('=');
   if (eq <= 0 || eq === s.length - 1) throw new TacoError('BAD_INPUT', `--app ${s}: expected ID=SECRET`);
   const secret = s.slice(eq + 1);
-  if (secret.length < 8) throw new TacoError('BAD_INPUT', `--app ${s.slice(0, eq)}=…: the secret must have at least 8 characters`);
+  if (secret.length < 8)
+    throw new TacoError('BAD_INPUT', `--app ${s.slice(0, eq)}=…: the secret must have at least 8 characters`);
   return { id: s.slice(0, eq), secret };
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { CoreConfig } from '../core/config.js';
 import { TacoError } from '../core/errors.js';
 import { createNode, type TacoNode } from '../core/node.js';
@@ -78,7 +78,9 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
-      e ? reject(new TacoError('BAD_INPUT', `cannot listen on gRPC ${host}:${port}: ${e.message}`)) : resolve(p),
+      e
+        ? reject(new TacoError('BAD_INPUT', `cannot listen on gRPC ${host}:${port}: ${e.message}`))
+        : resolve(p),
     ),
   );
 }
@@ -132,7 +134,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     registry,
     isReady: () => ready && !node.gateway.isDraining,
   });
-  const grpcServer = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+  const grpcServer = new grpc.Server({
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+  });
   addPushService(grpcServer, { node, messages: engines.messages, queue: engines.queue });
 
   const stopAll = async () => {

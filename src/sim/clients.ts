@@ -9,11 +9,12 @@
  * not delivered; a client detects a dead link by a heartbeat that finds the
  * path cut, `pongTimeoutMs` later — what the SDK's pong timeout does.
  */
+
+import { closeCodeAction, DedupWindow, parseRetryAfterMs, reconnectDelayMs } from '../client/policy.js';
 import type { BackoffPolicy } from '../core/backoff.js';
 import type { Random } from '../core/clock.js';
 import type { GatewayCore } from '../core/gateway.js';
 import type { ClientFrame, HelloFrame, Platform, ServerFrame } from '../core/protocol.js';
-import { closeCodeAction, DedupWindow, parseRetryAfterMs, reconnectDelayMs } from '../client/policy.js';
 import { Ev, SimConn, type SimNetwork } from './network.js';
 import type { VirtualScheduler } from './virtual-clock.js';
 
@@ -126,7 +127,10 @@ export class ClientPopulation {
         if (this.timerAt[c] === this.clock.now() && this.state[c] === ClientState.CONNECTING) this.arrive(c);
         return;
       case Ev.CONNECT_TIMEOUT:
-        if (this.timerAt[c] === this.clock.now() && (this.state[c] === ClientState.CONNECTING || this.state[c] === ClientState.AUTH)) {
+        if (
+          this.timerAt[c] === this.clock.now() &&
+          (this.state[c] === ClientState.CONNECTING || this.state[c] === ClientState.AUTH)
+        ) {
           this.abandon(c);
           this.scheduleReconnect(c, 0);
         }
@@ -216,7 +220,13 @@ export class ClientPopulation {
     this.state[c] = ClientState.AUTH;
     this.armTimer(c, this.clock.now() + this.p.connectTimeoutMs, Ev.CONNECT_TIMEOUT);
     conn.session = node.gateway.open(conn);
-    const hello: HelloFrame = { op: 'hello', token: `sim:${c}`, platform: this.p.platformOf(c), appState: 'background', configVersion: 0 };
+    const hello: HelloFrame = {
+      op: 'hello',
+      token: `sim:${c}`,
+      platform: this.p.platformOf(c),
+      appState: 'background',
+      configVersion: 0,
+    };
     node.gateway.frame(conn.session, hello);
   }
 

@@ -38,7 +38,8 @@ function Live({ state }: { state: DashboardState }) {
     <Box flexDirection="column">
       {state.runs.map((run) => (
         <Text key={run.label}>
-          {run.done ? (run.ok ? '✔' : '✖') : '…'} {run.label.padEnd(40)} {bar(run.fraction)} {Math.round(run.fraction * 100)}%
+          {run.done ? (run.ok ? '✔' : '✖') : '…'} {run.label.padEnd(40)} {bar(run.fraction)}{' '}
+          {Math.round(run.fraction * 100)}%
         </Text>
       ))}
       {r && (

@@ -33,7 +33,7 @@ export class SimNetwork {
   dnsTtlMs = 60_000;
 
   constructor(
-    private readonly clock: VirtualScheduler,
+    _clock: VirtualScheduler,
     private readonly random: Random,
     private readonly p: LinkParams,
   ) {}

@@ -10,8 +10,8 @@ import { MetricsRecorder, type RecordedEvent } from './metrics/recorder.js';
 import { buildRunResult } from './report/collect.js';
 import type { SimRunResult } from './report/types.js';
 import { applyVariant, loadScenario, type Scenario, scale as scaleScenario } from './scenario/index.js';
-import { checkScenarioSlos } from './slo/scenario-check.js';
 import { evaluateSlos, type FaultTime } from './slo/evaluate.js';
+import { checkScenarioSlos } from './slo/scenario-check.js';
 import { type FaultSpec, SIM_EPOCH_MS, World, type WorldSpec } from './world.js';
 import { WORLD_METRICS } from './world-metrics.js';
 
@@ -23,6 +23,8 @@ export interface RunOptions {
   calibration?: Calibration;
   onProgress?: (label: string, fraction: number) => void;
   onEvent?: (label: string, e: RecordedEvent) => void;
+  /** Called with each world before it runs (benchmarks read its event counter). */
+  onWorld?: (world: World) => void;
   /** Called when a run starts (for dashboards). */
   onRunStart?: (label: string, recorder: MetricsRecorder, scenario: Scenario) => void;
 }
@@ -50,7 +52,11 @@ export function toWorldSpec(s: Scenario, cal: Calibration): WorldSpec {
       rampMs: s.clients.rampMs,
       dnsTtlMs: s.clients.dnsTtlMs,
     },
-    traffic: { pushPerSec: s.traffic.pushPerSec, upstreamPerSec: s.traffic.upstreamPerSec, ttlSec: Math.round(s.traffic.ttlMs / 1000) },
+    traffic: {
+      pushPerSec: s.traffic.pushPerSec,
+      upstreamPerSec: s.traffic.upstreamPerSec,
+      ttlSec: Math.round(s.traffic.ttlMs / 1000),
+    },
     faults,
     core: { ...s.config, shards: s.topology.shards },
     engines: {
@@ -63,7 +69,12 @@ export function toWorldSpec(s: Scenario, cal: Calibration): WorldSpec {
     },
     calibration: {
       ...cal,
-      gateway: { ...cal.gateway, sessionBytes: g.sessionBytes, signInCpuUs: g.signInCpuUs, frameCpuUs: g.frameCpuUs },
+      gateway: {
+        ...cal.gateway,
+        sessionBytes: g.sessionBytes,
+        signInCpuUs: g.signInCpuUs,
+        frameCpuUs: g.frameCpuUs,
+      },
       rpc: { ...cal.rpc, latencyMs: s.engines.rpc.latencyMs },
     },
     stormAttemptsPerSec: Math.max(50, s.clients.count / 50),
@@ -77,6 +88,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
   if (opts.onEvent) recorder.onEvent((e) => opts.onEvent?.(label, e));
   opts.onRunStart?.(label, recorder, s);
   const world = new World(toWorldSpec(s, cal), recorder);
+  opts.onWorld?.(world);
   await world.run((f) => opts.onProgress?.(label, f));
   const faults: (FaultTime & { forMs?: number })[] = s.faults.map((f) => ({
     kind: f.kind,

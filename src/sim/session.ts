@@ -57,7 +57,8 @@ export function resolveScenarioFiles(args: string[], defaultDir = 'scenarios'): 
         .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
         .sort()
         .map((f) => join(a, f));
-      if (!found.length) throw new TacoError('BAD_INPUT', `${a}: no scenario files (*.yaml) in this directory`);
+      if (!found.length)
+        throw new TacoError('BAD_INPUT', `${a}: no scenario files (*.yaml) in this directory`);
       files.push(...found);
     } else files.push(a);
   }
@@ -77,13 +78,22 @@ export async function runSimSession(o: SimSessionOptions): Promise<SimSessionRes
         onProgress: o.onProgress,
         onRunStart: (label, recorder, s) => {
           if (events) {
-            writeRunHeader(events, { scenario: s.name, variant: s.variant, seed: s.seed, commit, scale: s.scale });
-            recorder.onEvent((e) => events.write({ type: 'event', tMs: e.tMs, name: e.name, fields: e.fields ?? {} }));
+            writeRunHeader(events, {
+              scenario: s.name,
+              variant: s.variant,
+              seed: s.seed,
+              commit,
+              scale: s.scale,
+            });
+            recorder.onEvent((e) =>
+              events.write({ type: 'event', tMs: e.tMs, name: e.name, fields: e.fields ?? {} }),
+            );
           }
           o.onRunStart?.(label, recorder);
         },
       });
-      for (const r of runs) o.onRunEnd?.(r.variant ? `${r.scenario}/${r.variant}` : r.scenario, allAsExpected([r]));
+      for (const r of runs)
+        o.onRunEnd?.(r.variant ? `${r.scenario}/${r.variant}` : r.scenario, allAsExpected([r]));
       report.runs.push(...runs);
     }
   } finally {

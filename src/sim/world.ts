@@ -277,7 +277,8 @@ export class World {
     for (let i = 0; i < u; i++) {
       const c = Math.floor(this.random.next() * this.spec.clients.count);
       const conn = this.clients.conns[c];
-      if (conn && this.clients.state[c] === 3) conn.sendUp({ op: 'up', id: `u${this.clock.now()}-${i}`, data: {} });
+      if (conn && this.clients.state[c] === 3)
+        conn.sendUp({ op: 'up', id: `u${this.clock.now()}-${i}`, data: {} });
     }
   }
 
@@ -359,7 +360,10 @@ export class World {
         };
       }
       case 'grpc-stream-quota': {
-        const ms = p.latencyMs !== undefined ? Number(p.latencyMs) : this.spec.calibration.rpc.latencyMs * (Number(p.slowdown ?? 1) - 1);
+        const ms =
+          p.latencyMs !== undefined
+            ? Number(p.latencyMs)
+            : this.spec.calibration.rpc.latencyMs * (Number(p.slowdown ?? 1) - 1);
         for (const n of this.nodes) n.rpc.slowdownMs = ms;
         return () => {
           for (const n of this.nodes) n.rpc.slowdownMs = 0;
@@ -395,7 +399,10 @@ export class World {
   private sample(nowMs: number): void {
     const rec = this.rec;
     rec.setTime(nowMs);
-    if (this.attemptsThisSecond >= this.spec.stormAttemptsPerSec && nowMs > SIM_EPOCH_MS + this.spec.clients.rampMs) {
+    if (
+      this.attemptsThisSecond >= this.spec.stormAttemptsPerSec &&
+      nowMs > SIM_EPOCH_MS + this.spec.clients.rampMs
+    ) {
       rec.event('reconnect.storm', { attempts: this.attemptsThisSecond });
     }
     rec.gauge('reconnect.attempts_per_s', this.attemptsThisSecond);
@@ -410,7 +417,8 @@ export class World {
       const g = n.gateway;
       this.onlineByEzone.set(n.ezone, (this.onlineByEzone.get(n.ezone) ?? 0) + g.sessions);
       const queued = Math.max(0, Math.round((n.cpuFreeAt - nowMs) / this.clients.signInCpuMs));
-      const mem = (g.connections + queued) * cal.gateway.sessionBytes + n.rpc.pendingCalls * cal.rpc.pendingCallBytes;
+      const mem =
+        (g.connections + queued) * cal.gateway.sessionBytes + n.rpc.pendingCalls * cal.rpc.pendingCallBytes;
       if (mem > maxMem) maxMem = mem;
       closeWait += g.halfOpen + g.leaked;
       rpcPending += n.rpc.pendingCalls;
@@ -466,7 +474,10 @@ export class World {
     );
     this.clients.start(this.spec.clients.rampMs);
     // Traffic starts once the population has signed in (the ramp), like a platform already in service.
-    this.clock.setTimeout(() => this.clock.setInterval(() => this.pushTraffic(), 10), this.spec.clients.rampMs);
+    this.clock.setTimeout(
+      () => this.clock.setInterval(() => this.pushTraffic(), 10),
+      this.spec.clients.rampMs,
+    );
     this.scheduleFaults();
     const end = SIM_EPOCH_MS + this.spec.durationMs;
     await this.clock.runUntil(end, (now) => {

@@ -62,7 +62,12 @@ describe('rabbitmq queue through outages', { skip: amqp.skip, timeout: 60_000 },
   });
 
   async function open(opts: Partial<Parameters<typeof AmqpQueue.connect>[1]> = {}) {
-    const q = await AmqpQueue.connect(amqp.url!, { queuePrefix: prefix, log: process.env.DEBUG_AMQP ? (m) => console.error(Date.now() % 100000, m) : quiet, reconnectBaseMs: 100, ...opts });
+    const q = await AmqpQueue.connect(amqp.url!, {
+      queuePrefix: prefix,
+      log: process.env.DEBUG_AMQP ? (m) => console.error(Date.now() % 100000, m) : quiet,
+      reconnectBaseMs: 100,
+      ...opts,
+    });
     queues.push(q);
     return q;
   }
@@ -86,6 +91,7 @@ describe('rabbitmq queue through outages', { skip: amqp.skip, timeout: 60_000 },
     });
     assert.deepEqual(failures, []);
     await eventually(() => seen.size === n, 20_000, `all ${n} consumed (have ${seen.size})`);
+    assert.ok(q.connection.generation >= 3, 'it really reconnected (twice)');
     await h.cancel();
   });
 
@@ -99,39 +105,38 @@ describe('rabbitmq queue through outages', { skip: amqp.skip, timeout: 60_000 },
     assert.ok(Date.now() - started < 2_000, 'bounded by the publish deadline');
   });
 
-  test(
-    'a broker restart (stop_app/start_app): durable queues and persistent messages survive, nothing is lost',
-    { skip: restartable, timeout: 55_000 },
-    async () => {
-      const q = await open({ publishTimeoutMs: 30_000 });
-      const name = uniq('restart');
-      names.add(name);
-      const seen = new Set<number>();
-      // A slow consumer, so a backlog sits in the queue while the broker restarts.
-      const h = await q.consume<{ i: number }>(
-        name,
-        async (d) => {
-          await new Promise((r) => setTimeout(r, 5));
-          seen.add(d.body.i);
-        },
-        { concurrency: 2 },
-      );
-      const n = 300;
-      let restart: Promise<void> | undefined;
-      const failures = await publishAll(q, name, n, 4, (i) => {
-        if (i === 150)
-          restart = (async () => {
-            await admin('rabbitmqctl', ['stop_app']);
-            await admin('rabbitmqctl', ['start_app']);
-          })();
-      });
-      await restart;
-      assert.deepEqual(
-        failures.map((e) => e.message),
-        [],
-      );
-      await eventually(() => seen.size === n, 30_000, `all ${n} consumed (have ${seen.size})`);
-      await h.cancel();
-    },
-  );
+  test('a broker restart (stop_app/start_app): durable queues and persistent messages survive, nothing is lost', {
+    skip: restartable,
+    timeout: 55_000,
+  }, async () => {
+    const q = await open({ publishTimeoutMs: 30_000 });
+    const name = uniq('restart');
+    names.add(name);
+    const seen = new Set<number>();
+    // A slow consumer, so a backlog sits in the queue while the broker restarts.
+    const h = await q.consume<{ i: number }>(
+      name,
+      async (d) => {
+        await new Promise((r) => setTimeout(r, 5));
+        seen.add(d.body.i);
+      },
+      { concurrency: 2 },
+    );
+    const n = 300;
+    let restart: Promise<void> | undefined;
+    const failures = await publishAll(q, name, n, 4, (i) => {
+      if (i === 150)
+        restart = (async () => {
+          await admin('rabbitmqctl', ['stop_app']);
+          await admin('rabbitmqctl', ['start_app']);
+        })();
+    });
+    await restart;
+    assert.deepEqual(
+      failures.map((e) => e.message),
+      [],
+    );
+    await eventually(() => seen.size === n, 30_000, `all ${n} consumed (have ${seen.size})`);
+    await h.cancel();
+  });
 });

@@ -1,5 +1,10 @@
 // The embedded twins held to the engine contracts (the production engines run the same suites).
-import { messageStoreContract, nodeDirectoryContract, queueContract, routeStoreContract } from '../../src/engines/contract/index.js';
+import {
+  messageStoreContract,
+  nodeDirectoryContract,
+  queueContract,
+  routeStoreContract,
+} from '../../src/engines/contract/index.js';
 import { MemoryMessageStore } from '../../src/engines/embedded/message-store.js';
 import { MemoryNodeDirectory } from '../../src/engines/embedded/node-directory.js';
 import { MemoryQueue } from '../../src/engines/embedded/queue.js';

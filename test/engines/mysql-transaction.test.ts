@@ -2,7 +2,7 @@
 // no transaction or lock is left on the server, and the pool gets every connection back.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TacoError } from '../../src/core/errors.js';
+import type { TacoError } from '../../src/core/errors.js';
 import { eventually } from '../../src/engines/contract/index.js';
 import { MysqlDb } from '../../src/engines/mysql/db.js';
 import { type TxStep, withTransaction } from '../../src/engines/mysql/transaction.js';
@@ -11,8 +11,23 @@ import { dropTables } from './fixtures.js';
 
 const mysql = await service('mysql');
 
-type Where = 'before-begin' | 'acquired' | 'begun' | 'statement-1' | 'statement-2' | 'in-statement' | 'committing';
-const STEPS: Where[] = ['before-begin', 'acquired', 'begun', 'statement-1', 'statement-2', 'in-statement', 'committing'];
+type Where =
+  | 'before-begin'
+  | 'acquired'
+  | 'begun'
+  | 'statement-1'
+  | 'statement-2'
+  | 'in-statement'
+  | 'committing';
+const STEPS: Where[] = [
+  'before-begin',
+  'acquired',
+  'begun',
+  'statement-1',
+  'statement-2',
+  'in-statement',
+  'committing',
+];
 
 describe('withTransaction under cancellation', { skip: mysql.skip, timeout: 60_000 }, () => {
   let db: MysqlDb;
@@ -20,7 +35,11 @@ describe('withTransaction under cancellation', { skip: mysql.skip, timeout: 60_0
   let key = 0;
 
   before(async () => {
-    db = await MysqlDb.connect(mysql.url!, { tablePrefix: runPrefix('tx'), connectionLimit: 4, statementTimeoutMs: 3_000 });
+    db = await MysqlDb.connect(mysql.url!, {
+      tablePrefix: runPrefix('tx'),
+      connectionLimit: 4,
+      statementTimeoutMs: 3_000,
+    });
     table = db.t('tx_probe');
     await db.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB`);
   });
@@ -41,7 +60,11 @@ describe('withTransaction under cancellation', { skip: mysql.skip, timeout: 60_0
 
   async function assertClean(threadIds: Set<number>) {
     // KILL returns before the killed thread finished rolling back; give the server a moment.
-    await eventually(async () => (await openTransactions(threadIds)).length === 0, 3_000, 'no open transaction left');
+    await eventually(
+      async () => (await openTransactions(threadIds)).length === 0,
+      3_000,
+      'no open transaction left',
+    );
     const st = db.poolStats();
     assert.equal(st.free, st.all, `every pooled connection is free (${JSON.stringify(st)})`);
     assert.equal(st.queued, 0);

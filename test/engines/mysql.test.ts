@@ -1,7 +1,7 @@
 // Messages and routes on MariaDB/MySQL, held to the engine contracts; schema migrations; the status rank.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TacoError } from '../../src/core/errors.js';
+import type { TacoError } from '../../src/core/errors.js';
 import { canTransition, MESSAGE_STATUSES } from '../../src/core/status.js';
 import { messageStoreContract, newMessageId, routeStoreContract } from '../../src/engines/contract/index.js';
 import { MysqlDb } from '../../src/engines/mysql/db.js';
@@ -51,14 +51,20 @@ describe('schema migrations', { skip: mysql.skip }, () => {
 
   test('a fresh database is at version 0 and a store refuses to start on it', async () => {
     assert.equal(await schemaVersion(db), 0);
-    await assert.rejects(assertSchemaCurrent(db), (e: TacoError) => e.code === 'ENGINE_UNAVAILABLE' && /taco db migrate/.test(e.message));
+    await assert.rejects(
+      assertSchemaCurrent(db),
+      (e: TacoError) => e.code === 'ENGINE_UNAVAILABLE' && /taco db migrate/.test(e.message),
+    );
   });
 
   test('migrate applies every version once, recorded in schema_migrations', async () => {
     const first = await migrate(db);
     assert.equal(first.from, 0);
     assert.equal(first.to, LATEST_SCHEMA_VERSION);
-    assert.deepEqual(first.applied.map((a) => a.version), Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+    assert.deepEqual(
+      first.applied.map((a) => a.version),
+      Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1),
+    );
     await assertSchemaCurrent(db);
   });
 
@@ -111,7 +117,9 @@ describe('schema migrations', { skip: mysql.skip }, () => {
     assert.equal((await store.get(id))?.status, 'expired');
     await store.expireDue(base + 20 + 1_000, 10_000);
     assert.equal(await store.get(id), undefined);
-    const hist = await db.query<unknown[]>(`SELECT * FROM ${db.t('message_history')} WHERE message_id = ?`, [id]);
+    const hist = await db.query<unknown[]>(`SELECT * FROM ${db.t('message_history')} WHERE message_id = ?`, [
+      id,
+    ]);
     assert.equal(hist.length, 0);
   });
 });

@@ -21,9 +21,14 @@ routeStoreContract(
   async () => {
     const r = await freshRedis(redis.url!, 'wt');
     const f = await freshDb(mysql.url!, 'wt');
-    const wt = new WriteThroughRouteStore(r.client, new RedisRouteStore(r.client, { prefix: r.prefix }), new MysqlRouteStore(f.db), {
-      log: quiet,
-    });
+    const wt = new WriteThroughRouteStore(
+      r.client,
+      new RedisRouteStore(r.client, { prefix: r.prefix }),
+      new MysqlRouteStore(f.db),
+      {
+        log: quiet,
+      },
+    );
     await wt.start();
     return {
       subject: wt,
@@ -66,15 +71,22 @@ describe('write-through route store', { skip: skip || noServer, timeout: 60_000 
     const client = await connectRedis(url, { log: quiet, commandTimeoutMs });
     clients.push(client);
     const cache = new RedisRouteStore(client, { prefix });
-    const wt = new WriteThroughRouteStore(client, cache, truth, { log: quiet, rebuildBatch: 100, pollMs: 50 });
+    const wt = new WriteThroughRouteStore(client, cache, truth, {
+      log: quiet,
+      rebuildBatch: 100,
+      pollMs: 50,
+    });
     open.push(wt);
     return { wt, cache, client };
   }
 
   test('an empty Redis is rebuilt from MySQL: routes and memberships', async () => {
     const app = uniq('app');
-    const routes = Array.from({ length: 350 }, (_, i) => route(app, `d${i}`, 1_000 + i, { user: `u${i % 7}` }));
-    for (let i = 0; i < routes.length; i += 50) await Promise.all(routes.slice(i, i + 50).map((r) => truth.put(r)));
+    const routes = Array.from({ length: 350 }, (_, i) =>
+      route(app, `d${i}`, 1_000 + i, { user: `u${i % 7}` }),
+    );
+    for (let i = 0; i < routes.length; i += 50)
+      await Promise.all(routes.slice(i, i + 50).map((r) => truth.put(r)));
     await truth.remove(app, 'd0', routes[0]!.session);
     const prefix = `${runPrefix('rb')}:`;
     // Two nodes start on the same empty cache at once: one rebuilds under the lock, both end up ready.
@@ -89,7 +101,10 @@ describe('write-through route store', { skip: skip || noServer, timeout: 60_000 
       assert.equal((await a.cache.devicesOfApp(app)).length, 350);
       assert.deepEqual(
         (await a.cache.devicesOfUser(app, 'u3')).sort(),
-        routes.filter((r) => r.user === 'u3').map((r) => r.device).sort(),
+        routes
+          .filter((r) => r.user === 'u3')
+          .map((r) => r.device)
+          .sort(),
       );
     } finally {
       await deleteKeys(a.client, prefix);
@@ -135,7 +150,11 @@ describe('write-through route store', { skip: skip || noServer, timeout: 60_000 
       assert.equal(failures, 0, 'writes never failed: MySQL took them');
       for (const [device, r] of latest) {
         assert.equal((await wt.get(app, device))?.session, r.session, `latest route of ${device}`);
-        assert.equal((await cache.get(app, device))?.session, r.session, `Redis has the latest route of ${device}`);
+        assert.equal(
+          (await cache.get(app, device))?.session,
+          r.session,
+          `Redis has the latest route of ${device}`,
+        );
       }
       assert.equal((await cache.get(app, 'during-outage'))?.session, during.session);
       assert.equal((await cache.devicesOfApp(app)).length, 41);

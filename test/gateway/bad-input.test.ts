@@ -26,13 +26,19 @@ describe('bad input on real sockets', () => {
       heartbeat = setInterval(() => bystander.send({ op: 'ping' }), 500);
     }
     bystander.send({ op: 'ping' });
-    const res = await api(live.httpUrl, 'POST', '/v1/push', { to: { devices: ['bystander'] }, kind: 'notification', ttl: 60 });
+    const res = await api(live.httpUrl, 'POST', '/v1/push', {
+      to: { devices: ['bystander'] },
+      kind: 'notification',
+      ttl: 60,
+    });
     const push = (await bystander.next((f) => f.op === 'push' && f.id === res.json.ids[0])) as PushFrame;
     bystander.send({ op: 'ack', id: push.id, status: 'received' });
   }
 
   async function expectClose(frame: unknown, code: number, errorCode: string, signIn = true) {
-    const c = signIn ? await RawClient.signIn(live.wsUrl, tokenFor(`bad-${errorCode}-${Math.random()}`)) : await RawClient.open(live.wsUrl);
+    const c = signIn
+      ? await RawClient.signIn(live.wsUrl, tokenFor(`bad-${errorCode}-${Math.random()}`))
+      : await RawClient.open(live.wsUrl);
     c.send(frame);
     assert.equal(await c.waitClose(), code);
     const err = c.frames.find((f) => f.op === 'error') as ErrorFrame | undefined;
@@ -43,29 +49,62 @@ describe('bad input on real sockets', () => {
 
   test('malformed JSON → 4400', () => expectClose('{not json', 4400, 'TACO_ERR_BAD_FRAME'));
   test('unknown op → 4400', () => expectClose({ op: 'dance' }, 4400, 'TACO_ERR_UNKNOWN_OP'));
-  test('frame over 64 KiB → 4400', () => expectClose({ op: 'up', id: 'x', data: { pad: 'x'.repeat(70 * 1024) } }, 4400, 'TACO_ERR_FRAME_TOO_LARGE'));
+  test('frame over 64 KiB → 4400', () =>
+    expectClose(
+      { op: 'up', id: 'x', data: { pad: 'x'.repeat(70 * 1024) } },
+      4400,
+      'TACO_ERR_FRAME_TOO_LARGE',
+    ));
   test('invalid field → 4400 naming the field', async () => {
     await expectClose({ op: 'ack', id: '1', status: 'eaten' }, 4400, 'TACO_ERR_BAD_FRAME');
   });
-  test('frame before hello → 4400', () => expectClose({ op: 'ping' }, 4400, 'TACO_ERR_HELLO_REQUIRED', false));
-  test('bad token → 4401', () => expectClose({ op: 'hello', token: 'abc', platform: 'ios', appState: 'foreground' }, 4401, 'TACO_ERR_TOKEN_INVALID', false));
+  test('frame before hello → 4400', () =>
+    expectClose({ op: 'ping' }, 4400, 'TACO_ERR_HELLO_REQUIRED', false));
+  test('bad token → 4401', () =>
+    expectClose(
+      { op: 'hello', token: 'abc', platform: 'ios', appState: 'foreground' },
+      4401,
+      'TACO_ERR_TOKEN_INVALID',
+      false,
+    ));
   test('expired token → 4401', () =>
     expectClose(
-      { op: 'hello', token: tokenFor('old', { expSec: Math.floor(Date.now() / 1000) - 10 }), platform: 'ios', appState: 'foreground' },
+      {
+        op: 'hello',
+        token: tokenFor('old', { expSec: Math.floor(Date.now() / 1000) - 10 }),
+        platform: 'ios',
+        appState: 'foreground',
+      },
       4401,
       'TACO_ERR_TOKEN_EXPIRED',
       false,
     ));
   test('token of an unknown app → 4401', () =>
     expectClose(
-      { op: 'hello', token: signToken({ app: 'ghost', dev: 'd', exp: Math.floor(Date.now() / 1000) + 60 }, 'whatever-secret'), platform: 'h5', appState: 'foreground' },
+      {
+        op: 'hello',
+        token: signToken(
+          { app: 'ghost', dev: 'd', exp: Math.floor(Date.now() / 1000) + 60 },
+          'whatever-secret',
+        ),
+        platform: 'h5',
+        appState: 'foreground',
+      },
       4401,
       'TACO_ERR_UNKNOWN_APP',
       false,
     ));
   test('token signed with the wrong secret → 4401', () =>
     expectClose(
-      { op: 'hello', token: signToken({ app: APP.id, dev: 'd', exp: Math.floor(Date.now() / 1000) + 60 }, 'not-the-secret'), platform: 'h5', appState: 'foreground' },
+      {
+        op: 'hello',
+        token: signToken(
+          { app: APP.id, dev: 'd', exp: Math.floor(Date.now() / 1000) + 60 },
+          'not-the-secret',
+        ),
+        platform: 'h5',
+        appState: 'foreground',
+      },
       4401,
       'TACO_ERR_TOKEN_INVALID',
       false,
@@ -101,11 +140,25 @@ describe('bad input on real sockets', () => {
     assert.match(r.json.error.message, /^kind:/);
     r = await api(live.httpUrl, 'POST', '/v1/push', '{"to":');
     assert.equal(r.status, 400);
-    r = await api(live.httpUrl, 'POST', '/v1/push', { to: { devices: ['x'] }, kind: 'notification', extra: 1 });
+    r = await api(live.httpUrl, 'POST', '/v1/push', {
+      to: { devices: ['x'] },
+      kind: 'notification',
+      extra: 1,
+    });
     assert.equal(r.status, 400);
-    r = await api(live.httpUrl, 'POST', '/v1/push', { to: { devices: ['x'] }, kind: 'notification', data: { pad: 'x'.repeat(70_000) } });
+    r = await api(live.httpUrl, 'POST', '/v1/push', {
+      to: { devices: ['x'] },
+      kind: 'notification',
+      data: { pad: 'x'.repeat(70_000) },
+    });
     assert.equal(r.status, 413);
-    r = await api(live.httpUrl, 'POST', '/v1/push', { to: { devices: ['x'] }, kind: 'notification' }, { id: APP.id, secret: 'wrong-secret' });
+    r = await api(
+      live.httpUrl,
+      'POST',
+      '/v1/push',
+      { to: { devices: ['x'] }, kind: 'notification' },
+      { id: APP.id, secret: 'wrong-secret' },
+    );
     assert.equal(r.status, 401);
     r = await api(live.httpUrl, 'GET', '/v1/messages/123456');
     assert.equal(r.status, 404);

@@ -4,15 +4,36 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { PushFrame } from '../../src/core/protocol.js';
 import { loadProto } from '../../src/gateway/grpc-api.js';
-import { APP, api, type LiveServer, OTHER_APP, RawClient, startLive, tokenFor, waitFor } from '../helpers/live-server.js';
+import {
+  APP,
+  api,
+  type LiveServer,
+  OTHER_APP,
+  RawClient,
+  startLive,
+  tokenFor,
+  waitFor,
+} from '../helpers/live-server.js';
 
 type PushClient = grpc.Client & {
-  Send(req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: { ids: string[] }) => void): void;
-  GetStatus(req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: { status: string }) => void): void;
+  Send(
+    req: unknown,
+    md: grpc.Metadata,
+    opts: grpc.CallOptions,
+    cb: (e: grpc.ServiceError | null, r: { ids: string[] }) => void,
+  ): void;
+  GetStatus(
+    req: unknown,
+    md: grpc.Metadata,
+    opts: grpc.CallOptions,
+    cb: (e: grpc.ServiceError | null, r: { status: string }) => void,
+  ): void;
 };
 
 function grpcClient(address: string): PushClient {
-  const pkg = loadProto('taco/v1/push.proto') as unknown as { taco: { v1: { Push: grpc.ServiceClientConstructor } } };
+  const pkg = loadProto('taco/v1/push.proto') as unknown as {
+    taco: { v1: { Push: grpc.ServiceClientConstructor } };
+  };
   return new pkg.taco.v1.Push(address, grpc.credentials.createInsecure()) as unknown as PushClient;
 }
 
@@ -37,7 +58,12 @@ describe('end to end on real sockets', () => {
     const c = await RawClient.signIn(live.wsUrl, tokenFor('phone-http'));
     const welcome = c.frames[0]!;
     assert.equal(welcome.op, 'welcome');
-    const res = await api(live.httpUrl, 'POST', '/v1/push', { to: { devices: ['phone-http'] }, kind: 'notification', title: 'Hi', ttl: 60 });
+    const res = await api(live.httpUrl, 'POST', '/v1/push', {
+      to: { devices: ['phone-http'] },
+      kind: 'notification',
+      title: 'Hi',
+      ttl: 60,
+    });
     assert.equal(res.status, 202);
     const [id] = res.json.ids as string[];
     const push = (await c.next((f) => f.op === 'push')) as PushFrame;
@@ -62,8 +88,17 @@ describe('end to end on real sockets', () => {
     const client = grpcClient(live.grpcAddress);
     const c = await RawClient.signIn(live.wsUrl, tokenFor('phone-grpc'));
     const reply = await new Promise<{ ids: string[] }>((resolve, reject) =>
-      client.Send({ to: { devices: ['phone-grpc'] }, kind: 'passthrough', dataJson: '{"k":1}', priority: 'high', ttl: 60 }, md(), deadline(), (e, r) =>
-        e ? reject(e) : resolve(r),
+      client.Send(
+        {
+          to: { devices: ['phone-grpc'] },
+          kind: 'passthrough',
+          dataJson: '{"k":1}',
+          priority: 'high',
+          ttl: 60,
+        },
+        md(),
+        deadline(),
+        (e, r) => (e ? reject(e) : resolve(r)),
       ),
     );
     const push = (await c.next((f) => f.op === 'push')) as PushFrame;
@@ -73,11 +108,18 @@ describe('end to end on real sockets', () => {
     await waitFor(
       () =>
         new Promise<string | undefined>((resolve) =>
-          client.GetStatus({ id: push.id }, md(), deadline(), (e, r) => resolve(!e && r.status === 'delivered' ? r.status : undefined)),
+          client.GetStatus({ id: push.id }, md(), deadline(), (e, r) =>
+            resolve(!e && r.status === 'delivered' ? r.status : undefined),
+          ),
         ),
     );
     const err = await new Promise<grpc.ServiceError>((resolve) =>
-      client.Send({ to: { devices: [] }, kind: 'notification', priority: 'normal', ttl: 0 }, md(), deadline(), (e) => resolve(e!)),
+      client.Send(
+        { to: { devices: [] }, kind: 'notification', priority: 'normal', ttl: 0 },
+        md(),
+        deadline(),
+        (e) => resolve(e!),
+      ),
     );
     assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
     const unauth = await new Promise<grpc.ServiceError>((resolve) =>
@@ -89,20 +131,33 @@ describe('end to end on real sockets', () => {
   });
 
   test('an offline device gets its message when it signs in', async () => {
-    const res = await api(live.httpUrl, 'POST', '/v1/push', { to: { devices: ['phone-offline'] }, kind: 'notification', body: 'later', ttl: 60 });
+    const res = await api(live.httpUrl, 'POST', '/v1/push', {
+      to: { devices: ['phone-offline'] },
+      kind: 'notification',
+      body: 'later',
+      ttl: 60,
+    });
     const [id] = res.json.ids as string[];
-    await waitFor(async () => ((await api(live.httpUrl, 'GET', `/v1/messages/${id}`)).json.status === 'queued' ? true : undefined));
+    await waitFor(async () =>
+      (await api(live.httpUrl, 'GET', `/v1/messages/${id}`)).json.status === 'queued' ? true : undefined,
+    );
     const c = await RawClient.signIn(live.wsUrl, tokenFor('phone-offline'));
     const push = (await c.next((f) => f.op === 'push')) as PushFrame;
     assert.equal(push.id, id);
     c.send({ op: 'ack', id, status: 'received' });
-    await waitFor(async () => ((await api(live.httpUrl, 'GET', `/v1/messages/${id}`)).json.status === 'delivered' ? true : undefined));
+    await waitFor(async () =>
+      (await api(live.httpUrl, 'GET', `/v1/messages/${id}`)).json.status === 'delivered' ? true : undefined,
+    );
     c.close();
   });
 
   test('a message whose TTL passes without an ACK ends expired', async () => {
     const c = await RawClient.signIn(live.wsUrl, tokenFor('phone-silent-acker'));
-    const res = await api(live.httpUrl, 'POST', '/v1/push', { to: { devices: ['phone-silent-acker'] }, kind: 'notification', ttl: 1 });
+    const res = await api(live.httpUrl, 'POST', '/v1/push', {
+      to: { devices: ['phone-silent-acker'] },
+      kind: 'notification',
+      ttl: 1,
+    });
     const [id] = res.json.ids as string[];
     await c.next((f) => f.op === 'push');
     const s = await waitFor(async () => {
@@ -117,7 +172,11 @@ describe('end to end on real sockets', () => {
     const first = await RawClient.signIn(live.wsUrl, tokenFor('phone-twice'));
     const second = await RawClient.signIn(live.wsUrl, tokenFor('phone-twice'));
     assert.equal(await first.waitClose(), 4409);
-    const res = await api(live.httpUrl, 'POST', '/v1/push', { to: { devices: ['phone-twice'] }, kind: 'notification', ttl: 60 });
+    const res = await api(live.httpUrl, 'POST', '/v1/push', {
+      to: { devices: ['phone-twice'] },
+      kind: 'notification',
+      ttl: 60,
+    });
     const push = await second.next((f) => f.op === 'push');
     assert.equal((push as PushFrame).id, res.json.ids[0]);
     second.close();
@@ -125,9 +184,19 @@ describe('end to end on real sockets', () => {
 
   test('an app cannot see or reach another app’s devices and messages', async () => {
     const c = await RawClient.signIn(live.wsUrl, tokenFor('shared-name'));
-    const res = await api(live.httpUrl, 'POST', '/v1/push', { to: { devices: ['shared-name'] }, kind: 'notification', ttl: 60 }, OTHER_APP);
+    const res = await api(
+      live.httpUrl,
+      'POST',
+      '/v1/push',
+      { to: { devices: ['shared-name'] }, kind: 'notification', ttl: 60 },
+      OTHER_APP,
+    );
     assert.equal(res.status, 202);
-    const mine = await api(live.httpUrl, 'POST', '/v1/push', { to: { devices: ['shared-name'] }, kind: 'notification', ttl: 60 });
+    const mine = await api(live.httpUrl, 'POST', '/v1/push', {
+      to: { devices: ['shared-name'] },
+      kind: 'notification',
+      ttl: 60,
+    });
     const push = (await c.next((f) => f.op === 'push')) as PushFrame;
     assert.equal(push.id, mine.json.ids[0], 'the first push this device sees is its own app’s');
     assert.equal(c.frames.filter((f) => f.op === 'push').length, 1);
@@ -145,7 +214,13 @@ describe('end to end on real sockets', () => {
     const put = await api(live.httpUrl, 'PUT', '/v1/config/ios', { data: { theme: 'dark' } });
     assert.equal(put.status, 200);
     const c = await RawClient.open(live.wsUrl);
-    c.send({ op: 'hello', token: tokenFor('phone-config'), platform: 'ios', appState: 'background', configVersion: 0 });
+    c.send({
+      op: 'hello',
+      token: tokenFor('phone-config'),
+      platform: 'ios',
+      appState: 'background',
+      configVersion: 0,
+    });
     const cfg = await c.next((f) => f.op === 'config');
     assert.deepEqual(cfg, { op: 'config', version: put.json.version, data: { theme: 'dark' } });
     c.close();

@@ -11,7 +11,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function taco(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function taco(
+  args: string[],
+  opts: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
@@ -24,7 +27,9 @@ export function taco(args: string[], opts: { timeoutMs?: number; env?: Record<st
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`taco ${args.join(' ')} did not finish in ${opts.timeoutMs ?? 120_000} ms\n${stderr}`));
+      reject(
+        new Error(`taco ${args.join(' ')} did not finish in ${opts.timeoutMs ?? 120_000} ms\n${stderr}`),
+      );
     }, opts.timeoutMs ?? 120_000);
     child.on('close', (code) => {
       clearTimeout(timer);

@@ -33,10 +33,18 @@ export async function startLive(core: CoreConfigInput = {}): Promise<LiveServer>
   };
 }
 
-export function tokenFor(device: string, opts: { app?: typeof APP; user?: string; expSec?: number } = {}): string {
+export function tokenFor(
+  device: string,
+  opts: { app?: typeof APP; user?: string; expSec?: number } = {},
+): string {
   const app = opts.app ?? APP;
   return signToken(
-    { app: app.id, dev: device, ...(opts.user ? { sub: opts.user } : {}), exp: opts.expSec ?? Math.floor(Date.now() / 1000) + 3600 },
+    {
+      app: app.id,
+      dev: device,
+      ...(opts.user ? { sub: opts.user } : {}),
+      exp: opts.expSec ?? Math.floor(Date.now() / 1000) + 3600,
+    },
     app.secret,
   );
 }
@@ -93,7 +101,11 @@ export class RawClient {
     const seen = this.frames.find(pred);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`)), timeoutMs);
+      const t = setTimeout(
+        () =>
+          reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`)),
+        timeoutMs,
+      );
       this.waiters.push({
         pred,
         resolve: (f) => {
@@ -107,7 +119,9 @@ export class RawClient {
   waitClose(timeoutMs = 5000): Promise<number> {
     return Promise.race([
       this.closed,
-      new Promise<number>((_, reject) => setTimeout(() => reject(new Error('not closed in time')), timeoutMs).unref()),
+      new Promise<number>((_, reject) =>
+        setTimeout(() => reject(new Error('not closed in time')), timeoutMs).unref(),
+      ),
     ]);
   }
 
@@ -130,7 +144,11 @@ export async function api(base: string, method: string, path: string, body?: unk
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

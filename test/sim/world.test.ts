@@ -27,7 +27,10 @@ function spec(faults: FaultSpec[] = [], core: WorldSpec['core'] = {}): WorldSpec
     traffic: { pushPerSec: 50, upstreamPerSec: 5, ttlSec: 300 },
     faults,
     core: { gateway: { heartbeatSec: 20 }, ...core },
-    engines: { queue: { perConsumerPerSec: 500, diskModeThreshold: 1e9, diskModeSlowdown: 4 }, rpc: { maxConcurrentStreams: 100 } },
+    engines: {
+      queue: { perConsumerPerSec: 500, diskModeThreshold: 1e9, diskModeSlowdown: 4 },
+      rpc: { maxConcurrentStreams: 100 },
+    },
     calibration: loadCalibration(),
     stormAttemptsPerSec: 200,
   };
@@ -109,16 +112,24 @@ describe('simulated world', () => {
   });
 
   test('a cut without failover: clients wait for the ezone to come back', async () => {
-    const { rec } = await run([{ kind: 'network-cut', atMs: 60_000, forMs: 90_000, params: { ezone: 'sh' } }]);
+    const { rec } = await run([
+      { kind: 'network-cut', atMs: 60_000, forMs: 90_000, params: { ezone: 'sh' } },
+    ]);
     const sh = rec.series('sessions.online{sh}');
     // The gateways learn nothing from the cut: their sessions go when the wheel reaps them (2×20+5 s).
     assert.ok(sh[61]! > 800, 'right after the cut sh still holds its (dead) sessions');
-    assert.equal(Math.max(...sh.slice(110, 148)), 0, 'reaped: nobody is online in sh during the rest of the cut');
+    assert.equal(
+      Math.max(...sh.slice(110, 148)),
+      0,
+      'reaped: nobody is online in sh during the rest of the cut',
+    );
     assert.ok(sh[sh.length - 1]! > 800, 'sh clients are back after it');
   });
 
   test('half-open peers are reaped by the wheel; with the reaper off they pile up', async () => {
-    const leak: FaultSpec[] = [{ kind: 'close-wait-leak', atMs: 20_000, forMs: 60_000, params: { fraction: 0.5 } }];
+    const leak: FaultSpec[] = [
+      { kind: 'close-wait-leak', atMs: 20_000, forMs: 60_000, params: { fraction: 0.5 } },
+    ];
     const ok = await run(leak);
     const broken = await run(leak, { gateway: { heartbeatSec: 20, reapIdle: false } });
     const last = (r: CountingRecorder) => r.series('gateway.closewait').at(-1)!;
@@ -128,7 +139,9 @@ describe('simulated world', () => {
   });
 
   test('a gateway crash resets its clients, who reconnect elsewhere; nothing is lost', async () => {
-    const { rec, out } = await run([{ kind: 'gateway-crash', atMs: 60_000, params: { ezone: 'sh', gateway: 0 } }]);
+    const { rec, out } = await run([
+      { kind: 'gateway-crash', atMs: 60_000, params: { ezone: 'sh', gateway: 0 } },
+    ]);
     assert.equal(rec.events.get('gateway.crashed'), 1);
     assert.equal(out.finalOnline, 2000);
     assert.equal(out.lost, 0);

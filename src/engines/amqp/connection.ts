@@ -73,7 +73,6 @@ export class AmqpConnection {
   }
 
   private async connectOnce(): Promise<void> {
-    process.env.TRACE && console.error(Date.now() % 100000, 'connectOnce');
     const ms = this.opts.connectTimeoutMs ?? 5_000;
     const pending = amqp.connect(this.urlWithHeartbeat(), {
       timeout: ms,
@@ -104,7 +103,6 @@ export class AmqpConnection {
     }
     this.generation++;
     this.attempt = 0;
-    process.env.TRACE && console.error(Date.now() % 100000, 'connected');
   }
 
   private onClose(conn: ChannelModel): void {

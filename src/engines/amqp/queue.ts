@@ -49,6 +49,12 @@ export class AmqpQueue implements Queue {
   private admin: Channel | undefined;
   private declared = new Map<string, Promise<void>>();
   private readonly returned = new Set<string>();
+  /**
+   * Publishes awaiting a confirm, per channel. amqplib fails them when their channel closes, but
+   * stops at the first already-confirmed slot (out-of-order confirms), leaving the rest waiting
+   * forever; so a closing channel fails its own publishes here.
+   */
+  private readonly unconfirmed = new WeakMap<ConfirmChannel, Set<(e: Error) => void>>();
   private readonly consumers = new Set<AmqpConsumer>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly prefix: string;
@@ -104,8 +110,12 @@ export class AmqpQueue implements Queue {
     ch.on('return', (msg: { properties: { messageId?: string } }) => {
       if (msg.properties.messageId) this.returned.add(msg.properties.messageId);
     });
+    this.unconfirmed.set(ch, new Set());
     ch.on('close', () => {
       this.publisher.close(ch);
+      const waiting = this.unconfirmed.get(ch)!;
+      for (const fail of [...waiting]) fail(new Error('channel closed before the confirm'));
+      waiting.clear();
       // If only the channel died (a channel error) open a new one; if the connection is going too
       // (its 'close' comes right after its channels'), the reconnect does it.
       setImmediate(() => {
@@ -141,19 +151,13 @@ export class AmqpQueue implements Queue {
     let connected = false;
     try {
       for (;;) {
-        const T = (m: string) => process.env.TRACE && console.error(Date.now() % 100000, 'P', (body as {i:number}).i, m);
-        T('wait');
         const ch = await this.publisher.wait(d.signal, what);
         connected = true;
         try {
-          T('declare');
           await this.declare(ch, name, d.signal);
-          T('confirm');
           await this.confirm(ch, name, content, priority, d.signal);
-          T('ok');
           return;
         } catch (e) {
-          T('err ' + (e as Error).message);
           if (d.signal.aborted || !isTransient(e)) throw e;
           if (e instanceof Unroutable) this.declared.delete(name);
           this.publisher.close(ch); // it may already be closing; wait for the next one
@@ -181,7 +185,13 @@ export class AmqpQueue implements Queue {
 
   private confirm(ch: ConfirmChannel, name: string, content: Buffer, priority: number, signal: AbortSignal) {
     const messageId = randomUUID();
+    const waiting = this.unconfirmed.get(ch);
     const sent = new Promise<void>((resolve, reject) => {
+      const fail = (e: unknown) => {
+        waiting?.delete(fail);
+        reject(e);
+      };
+      waiting?.add(fail);
       try {
         ch.publish(
           '',
@@ -189,13 +199,14 @@ export class AmqpQueue implements Queue {
           content,
           { persistent: true, priority, contentType: 'application/json', messageId, mandatory: true },
           (err: unknown) => {
+            waiting?.delete(fail);
             if (this.returned.delete(messageId)) reject(new Unroutable(`no queue ${name}`));
             else if (err) reject(err);
             else resolve();
           },
         );
       } catch (e) {
-        reject(e); // the channel closed under us
+        fail(e); // the channel closed under us
       }
     });
     return withDeadline(sent, Number.POSITIVE_INFINITY, `confirm of a publish to ${name}`, signal);

@@ -29,7 +29,11 @@ function message(app: string, device: string, over: Partial<MessageRecord> = {})
 
 const rank = (s: MessageStatus) => MESSAGE_STATUSES.filter((t) => canTransition(t, s)).length;
 
-export function messageStoreContract(name: string, factory: Factory<MessageStore>, opts: ContractOptions = {}): void {
+export function messageStoreContract(
+  name: string,
+  factory: Factory<MessageStore>,
+  opts: ContractOptions = {},
+): void {
   describe(`MessageStore contract: ${name}`, { skip: opts.skip, timeout: opts.timeoutMs ?? 60_000 }, () => {
     let s: Subject<MessageStore>;
     let store: MessageStore;
@@ -47,7 +51,12 @@ export function messageStoreContract(name: string, factory: Factory<MessageStore
     });
 
     test('optional fields stay absent', async () => {
-      const m = message(uniq('app'), 'd', { title: undefined, body: undefined, data: undefined, kind: 'passthrough' });
+      const m = message(uniq('app'), 'd', {
+        title: undefined,
+        body: undefined,
+        data: undefined,
+        kind: 'passthrough',
+      });
       delete m.title;
       delete m.body;
       delete m.data;
@@ -76,7 +85,11 @@ export function messageStoreContract(name: string, factory: Factory<MessageStore
       assert.equal(await store.transition(m.id, 'sent', T0 + 2, 'ws'), true);
       assert.equal(await store.transition(m.id, 'queued', T0 + 3), false);
       assert.equal(await store.transition(m.id, 'delivered', T0 + 4), true);
-      assert.equal(await store.transition(m.id, 'expired', T0 + 5), false, 'nothing moves a delivered message back');
+      assert.equal(
+        await store.transition(m.id, 'expired', T0 + 5),
+        false,
+        'nothing moves a delivered message back',
+      );
       const got = await store.get(m.id);
       assert.equal(got?.status, 'delivered');
       assert.equal(got?.channel, 'ws', 'a transition without a channel keeps it');
@@ -95,7 +108,10 @@ export function messageStoreContract(name: string, factory: Factory<MessageStore
       for (const settled of ['expired', 'fallback'] as const) {
         const m = message(uniq('app'), 'd');
         await store.create(m);
-        assert.equal(await store.transition(m.id, settled, T0 + 1, settled === 'fallback' ? 'fcm' : undefined), true);
+        assert.equal(
+          await store.transition(m.id, settled, T0 + 1, settled === 'fallback' ? 'fcm' : undefined),
+          true,
+        );
         assert.equal(await store.transition(m.id, 'delivered', T0 + 2), true);
         const got = await store.get(m.id);
         assert.equal(got?.status, 'delivered');
@@ -118,14 +134,25 @@ export function messageStoreContract(name: string, factory: Factory<MessageStore
     test('concurrent transitions only ever move up, each change recorded once', async () => {
       const m = message(uniq('app'), 'd');
       await store.create(m);
-      const moves: MessageStatus[] = ['queued', 'sent', 'delivered', 'displayed', 'opened', 'expired', 'queued'];
+      const moves: MessageStatus[] = [
+        'queued',
+        'sent',
+        'delivered',
+        'displayed',
+        'opened',
+        'expired',
+        'queued',
+      ];
       const results = await Promise.all(moves.map((st, i) => store.transition(m.id, st, T0 + 10 + i)));
       const got = (await store.get(m.id))!;
       assert.equal(got.status, 'opened');
       const changes = got.history.slice(1).map((h) => h.status);
       assert.equal(changes.length, results.filter(Boolean).length);
       for (let i = 1; i < changes.length; i++)
-        assert.ok(rank(changes[i]!) > rank(changes[i - 1]!), `history must only move up: ${changes.join(' → ')}`);
+        assert.ok(
+          rank(changes[i]!) > rank(changes[i - 1]!),
+          `history must only move up: ${changes.join(' → ')}`,
+        );
     });
 
     test('pendingFor returns unexpired undelivered messages of the device, oldest first, up to the limit', async () => {

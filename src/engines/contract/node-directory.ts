@@ -49,7 +49,10 @@ export function nodeDirectoryContract(
       );
       const all = (await dir.list()).map((n) => n.node);
       assert.ok([10, 11, 12].every((x) => all.includes(x)));
-      assert.deepEqual(all, [...all].sort((a, b) => a - b));
+      assert.deepEqual(
+        all,
+        [...all].sort((a, b) => a - b),
+      );
     });
 
     test('an entry not re-registered within its TTL disappears', async () => {

@@ -14,7 +14,11 @@ function pick(r: Route | undefined) {
   return { app, device, user, loc, node, ezone, session, updatedAt };
 }
 
-export function routeStoreContract(name: string, factory: Factory<RouteStore>, opts: ContractOptions = {}): void {
+export function routeStoreContract(
+  name: string,
+  factory: Factory<RouteStore>,
+  opts: ContractOptions = {},
+): void {
   describe(`RouteStore contract: ${name}`, { skip: opts.skip, timeout: opts.timeoutMs ?? 60_000 }, () => {
     let s: Subject<RouteStore>;
     let store: RouteStore;

@@ -248,7 +248,11 @@ export class WriteThroughRouteStore implements RouteStore {
   }
 
   /** Reads the cache when it is ready and `trusted`, else (or when the cache fails) MySQL. */
-  private async read<T>(trusted: boolean, fromCache: () => Promise<T>, fromTruth: () => Promise<T>): Promise<T> {
+  private async read<T>(
+    trusted: boolean,
+    fromCache: () => Promise<T>,
+    fromTruth: () => Promise<T>,
+  ): Promise<T> {
     if (this.state === 'ready' && trusted) {
       try {
         return await fromCache();

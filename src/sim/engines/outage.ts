@@ -20,7 +20,9 @@ export function withOutage<T extends object>(impl: T, sw: OutageSwitch): T {
       return (...args: unknown[]) => {
         if (sw.down) {
           sw.refused++;
-          return Promise.reject(new TacoError('ENGINE_UNAVAILABLE', `${sw.name} unreachable (simulated outage)`));
+          return Promise.reject(
+            new TacoError('ENGINE_UNAVAILABLE', `${sw.name} unreachable (simulated outage)`),
+          );
         }
         return v.apply(target, args);
       };

@@ -44,7 +44,7 @@ export class SimQueue implements Queue {
   private inDiskMode = false;
 
   constructor(
-    private readonly clock: Scheduler,
+    clock: Scheduler,
     private readonly p: SimQueueParams,
   ) {
     clock.setInterval(() => this.refill(), p.tickMs);
@@ -141,9 +141,18 @@ export class SimQueue implements Queue {
     }
   }
 
-  async consume<T>(queue: string, handler: (d: QueueDelivery<T>) => Promise<void>, opts: { concurrency: number }): Promise<ConsumerHandle> {
+  async consume<T>(
+    queue: string,
+    handler: (d: QueueDelivery<T>) => Promise<void>,
+    opts: { concurrency: number },
+  ): Promise<ConsumerHandle> {
     const q = this.state(queue);
-    const c: Consumer = { handler: handler as Consumer['handler'], concurrency: opts.concurrency, busy: 0, cancelled: false };
+    const c: Consumer = {
+      handler: handler as Consumer['handler'],
+      concurrency: opts.concurrency,
+      busy: 0,
+      cancelled: false,
+    };
     q.consumers.push(c);
     return {
       setConcurrency: (n) => {

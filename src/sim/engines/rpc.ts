@@ -64,7 +64,12 @@ export class SimRpc implements PeerRpc {
     const peer = this.peer(node);
     if (peer.waitingCount >= this.p.maxPendingPerPeer) {
       this.quotaRejections++;
-      return Promise.reject(new TacoError('QUOTA_EXHAUSTED', `more than ${this.p.maxPendingPerPeer} calls pending to node ${node}`));
+      return Promise.reject(
+        new TacoError(
+          'QUOTA_EXHAUSTED',
+          `more than ${this.p.maxPendingPerPeer} calls pending to node ${node}`,
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
       const call: Call = { req, resolve, reject, deadline: undefined, done: false };
