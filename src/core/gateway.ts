@@ -18,6 +18,7 @@ import {
   type HelloFrame,
   type Platform,
   type PushFrame,
+  type ReconnectPolicyWire,
   type ServerFrame,
   type ThirdPartyChannelName,
 } from './protocol.js';
@@ -85,6 +86,8 @@ export class GatewayCore {
   private leaked_ = 0;
   private draining: { filter: (s: Session) => boolean; reason: string; timer: TimerHandle } | undefined;
   hooks: GatewayHooks | undefined;
+  /** One shared, frozen copy: every welcome carries the same policy. */
+  private readonly reconnectWire: Readonly<ReconnectPolicyWire>;
 
   constructor(
     private readonly id: GatewayIdentity,
@@ -99,6 +102,7 @@ export class GatewayCore {
     this.wheel = new TimingWheel<Session>(cfg.wheelTickMs, Math.ceil(horizonMs / cfg.wheelTickMs) + 2, now);
     this.admission = new TokenBucket(cfg.signInsPerSec, cfg.signInBurst, now);
     this.tick = clock.setInterval(() => this.onTick(), cfg.wheelTickMs);
+    this.reconnectWire = Object.freeze({ ...cfg.reconnect });
   }
 
   /** Signed-in sessions. */
@@ -298,7 +302,7 @@ export class GatewayCore {
       heartbeat: this.cfg.heartbeatSec,
       node: this.id.node,
       ezone: this.id.ezone,
-      reconnect: { ...this.cfg.reconnect },
+      reconnect: this.reconnectWire,
     });
     this.writeRoute(s);
     const hooks = this.hooks;

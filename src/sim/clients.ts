@@ -309,7 +309,12 @@ export class ClientPopulation {
     }
   }
 
+  private lastPolicy: BackoffPolicy | undefined;
+  private lastPolicyIdx = 0;
+
   private policyIndex(p: BackoffPolicy): number {
+    // Gateways send one shared object: identity is the fast path.
+    if (p === this.lastPolicy) return this.lastPolicyIdx;
     const key = `${p.baseMs}/${p.maxMs}/${p.jitter}`;
     let i = this.policyKeys.get(key);
     if (i === undefined) {
@@ -317,6 +322,8 @@ export class ClientPopulation {
       this.policies.push({ baseMs: p.baseMs, maxMs: p.maxMs, jitter: p.jitter });
       this.policyKeys.set(key, i);
     }
+    this.lastPolicy = p;
+    this.lastPolicyIdx = i;
     return i;
   }
 

@@ -291,11 +291,13 @@ export class World {
   private scheduleFaults(): void {
     for (const f of this.spec.faults) {
       this.clock.setTimeout(() => {
+        this.rec.setTime(this.clock.now());
         this.rec.event('fault.start', { kind: f.kind, ...f.params });
         const undo = this.applyFault(f);
         if (undo && f.forMs) {
           this.clock.setTimeout(() => {
             undo();
+            this.rec.setTime(this.clock.now());
             this.rec.event('fault.end', { kind: f.kind });
           }, f.forMs);
         }
