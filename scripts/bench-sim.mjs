@@ -10,7 +10,7 @@ const scale = scaleAt >= 0 ? Number(args[scaleAt + 1]) : 1;
 const file = args.find((a) => a.endsWith('.yaml')) ?? 'scenarios/baseline-1.6m.yaml';
 const cpuProf = args.includes('--cpu-prof');
 
-execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+if (!args.includes('--no-build')) execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
 const { runScenarioFile } = await import('../dist/sim/run.js');
 const { judgeRun } = await import('../dist/sim/report/verdict.js');
 
