@@ -1,13 +1,9 @@
 /** Picks the engines for `taco serve`: production ones where a URL is configured, embedded otherwise. */
+import { selectEngines } from '../engines/select.js';
 import type { ServeConfig } from './config-file.js';
-import { embeddedEngines, type ServerEngines } from './server.js';
+import type { ServerEngines } from './server.js';
 
-export async function selectServerEngines(
-  config: ServeConfig,
-  _log: (msg: string) => void,
-): Promise<ServerEngines> {
+export function selectServerEngines(config: ServeConfig, log: (msg: string) => void): Promise<ServerEngines> {
   const { redis, mysql, amqp } = config.engines;
-  if (!redis && !mysql && !amqp) return embeddedEngines();
-  // Production engines are wired in once src/engines/select.ts lands.
-  return embeddedEngines();
+  return selectEngines({ redisUrl: redis, mysqlUrl: mysql, amqpUrl: amqp, ezone: config.ezone, log });
 }

@@ -12,13 +12,13 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { CoreConfig } from '../core/config.js';
 import { TacoError } from '../core/errors.js';
 import { createNode, type TacoNode } from '../core/node.js';
-import type { AppInfo, MessageStore, Queue, RouteStore } from '../core/ports.js';
+import type { AppInfo } from '../core/ports.js';
 import { jwtHs256Codec } from '../core/token.js';
 import { StaticAppDirectory } from '../engines/embedded/app-directory.js';
-import { NoPeersRpc } from '../engines/embedded/local-rpc.js';
-import { MemoryMessageStore } from '../engines/embedded/message-store.js';
-import { MemoryQueue } from '../engines/embedded/queue.js';
-import { MemoryRouteStore } from '../engines/embedded/route-store.js';
+import { GrpcPeerRpc } from '../engines/grpc-peer/client.js';
+import { keepRegistered, type Registration } from '../engines/grpc-peer/registration.js';
+import { addPeerService } from '../engines/grpc-peer/server.js';
+import { type Engines, selectEngines } from '../engines/select.js';
 import { systemRandom, systemScheduler } from '../engines/system-clock.js';
 import { addPushService } from '../gateway/grpc-api.js';
 import { HttpApi } from '../gateway/http-api.js';
@@ -26,22 +26,11 @@ import { PromTelemetry } from '../gateway/prom-telemetry.js';
 import { WsGateway } from '../gateway/ws-gateway.js';
 import type { ServeConfig } from './config-file.js';
 
-export interface ServerEngines {
-  routes: RouteStore;
-  messages: MessageStore;
-  queue: Queue;
-  describe: Record<string, string>;
-  close(): Promise<void>;
-}
+export type ServerEngines = Engines;
 
-export function embeddedEngines(): ServerEngines {
-  return {
-    routes: new MemoryRouteStore(),
-    messages: new MemoryMessageStore(),
-    queue: new MemoryQueue(),
-    describe: { routes: 'embedded', messages: 'embedded', queue: 'embedded' },
-    close: async () => {},
-  };
+/** In-process engines: `taco serve` with nothing installed. */
+export function embeddedEngines(ezone = 'local'): Promise<ServerEngines> {
+  return selectEngines({ ezone });
 }
 
 export interface ReadyInfo {
@@ -89,6 +78,12 @@ export interface StartOptions {
   config: ServeConfig;
   engines?: ServerEngines;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Where peers reach this node's internal gRPC service, as registered in the node directory
+   * (default `host:grpcPort`). `taco serve --workers` shares the gRPC port between its workers,
+   * so each worker listens on a port of its own and injects those connections into `grpcServer`.
+   */
+  peerAddress?: (grpcServer: grpc.Server) => Promise<string>;
 }
 
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
@@ -105,10 +100,15 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       secret: demo.secret,
     });
   }
-  const engines = opts.engines ?? embeddedEngines();
+  const engines = opts.engines ?? (await embeddedEngines(cfg.ezone));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const coreCfg: CoreConfig = cfg.core;
+  // Node-to-node delivery: peers found through the node directory, every call with a deadline.
+  const rpc = new GrpcPeerRpc({
+    directory: engines.nodes,
+    maxInFlightPerPeer: cfg.core.dispatch.maxPendingRpcPerPeer,
+  });
   const node = createNode({ node: cfg.node, ezone: cfg.ezone }, coreCfg, {
     clock: systemScheduler,
     random: systemRandom,
@@ -117,7 +117,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     routes: engines.routes,
     messages: engines.messages,
     queue: engines.queue,
-    rpc: new NoPeersRpc(),
+    rpc,
     channels: new Map(),
     telemetry: new PromTelemetry(registry, { node: cfg.node, ezone: cfg.ezone }),
   });
@@ -139,9 +139,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     'grpc.keepalive_timeout_ms': 10_000,
   });
   addPushService(grpcServer, { node, messages: engines.messages, queue: engines.queue });
+  addPeerService(grpcServer, {
+    deliverLocal: (req) =>
+      node.gateway.deliver(req.app, req.device, req.session, req.frame) ? 'sent' : 'no-session',
+    onForwardAck: async () => {
+      // Cross-ezone ACK routing lands here (multi-datacenter); a single ezone never forwards.
+    },
+  });
+  let registration: Registration | undefined;
 
   const stopAll = async () => {
     ready = false;
+    registration?.stop();
     await node.stop();
     await ws.close();
     await new Promise<void>((r) => wsServer.close(() => r()));
@@ -150,6 +159,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     await new Promise<void>((r) => api.server.close(() => r()));
     await new Promise<void>((r) => grpcServer.tryShutdown(() => r()));
     grpcServer.forceShutdown();
+    rpc.close();
     await engines.close();
   };
 
@@ -157,6 +167,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const wsPort = await listen(wsServer, cfg.ports.ws, cfg.host);
     const httpPort = await listen(api.server, cfg.ports.http, cfg.host);
     const grpcPort = await bindGrpc(grpcServer, cfg.host, cfg.ports.grpc);
+    registration = await keepRegistered(engines.nodes, {
+      node: cfg.node,
+      ezone: cfg.ezone,
+      address: opts.peerAddress
+        ? await opts.peerAddress(grpcServer)
+        : `${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${grpcPort}`,
+      log: (msg) => log(msg),
+    });
     ready = true;
     const info: ReadyInfo = {
       event: 'ready',
