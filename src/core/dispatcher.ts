@@ -20,6 +20,7 @@ import type {
   PushJob,
   Queue,
   QueueDelivery,
+  Route,
   RouteStore,
   Telemetry,
   ThirdPartyChannel,
@@ -54,6 +55,12 @@ export interface DispatcherDeps {
   telemetry: Telemetry;
   ids: MsgIdGenerator;
   cfg: CoreConfig;
+  /** The ezone that processes a shard (the shard map); undefined or absent: this one. */
+  shardHome?: ((shard: number) => string | undefined) | undefined;
+  /** Hands an accepted push to its shard's ezone, durably (replication.ts PushHandoff). */
+  handoff?:
+    | ((ezone: string, rec: MessageRecord, job: PushJob, queue: string, priority: number) => Promise<void>)
+    | undefined;
 }
 
 interface Pending {
@@ -116,8 +123,6 @@ export class Dispatcher {
           channel: null,
           history: [{ status: 'accepted', at: now }],
         };
-        await messages.create(rec);
-        this.d.telemetry.count('push.accepted');
         const job: PushJob = {
           id: t.id,
           app,
@@ -126,10 +131,31 @@ export class Dispatcher {
           expiresAt: rec.expiresAt,
           attempt: 0,
         };
-        await this.d.queue.publish(pushQueueOf(app, cfg.dispatch.dedicatedApps), job, {
-          priority: PRIORITY_LEVEL[req.priority],
-        });
+        const queue = pushQueueOf(app, cfg.dispatch.dedicatedApps);
+        // A push is processed in its shard's ezone: hand it over when that is another one.
+        const home = this.d.shardHome?.(t.shard);
+        if (home !== undefined && home !== this.d.ezone && this.d.handoff) {
+          try {
+            await this.d.handoff(home, rec, job, queue, PRIORITY_LEVEL[req.priority]);
+            this.d.telemetry.count('push.accepted');
+            this.d.telemetry.count('push.handed_off');
+            return;
+          } catch {
+            // The link is down: processing it here beats refusing it (its ACK still finds it here).
+            this.d.telemetry.count('push.handoff_failed');
+          }
+        }
+        await messages.create(rec);
+        this.d.telemetry.count('push.accepted');
+        // `queued` is recorded before the publish: a consumer on another node may record
+        // `sent` as soon as the job is in the broker, and history must stay in order.
         await messages.transition(t.id, 'queued', clock.now());
+        try {
+          await this.d.queue.publish(queue, job, { priority: PRIORITY_LEVEL[req.priority] });
+        } catch (e) {
+          await messages.transition(t.id, 'failed', clock.now()).catch(() => {});
+          throw e;
+        }
       }),
     );
     return planned.map((p) => p.id);
@@ -397,6 +423,29 @@ export class Dispatcher {
       if (!gateway.deliver(app, device, session, pushFrameOf(rec))) return;
       await messages.transition(rec.id, 'sent', clock.now(), 'ws');
       this.armAckTimer(rec, this.pending.get(rec.id)?.attempt ?? 0);
+    }
+  }
+
+  /**
+   * The device signed in in another ezone (a replicated route): send it the
+   * pending messages this ezone holds for it, through that node.
+   */
+  async onSignedInElsewhere(route: Route): Promise<void> {
+    const { messages, clock, rpc, cfg } = this.d;
+    if (this.stopped || (route.node === this.d.node && route.ezone === this.d.ezone)) return;
+    const recs = await messages.pendingFor(route.app, route.device, clock.now(), cfg.gateway.maxPendingOnSignIn);
+    const deadline = cfg.dispatch.rpcDeadlineMs > 0 ? cfg.dispatch.rpcDeadlineMs : Number.POSITIVE_INFINITY;
+    for (const rec of recs) {
+      // Messages waiting for an ACK or a retry are already handled: their next attempt finds the new route.
+      if (this.pending.has(rec.id) || this.inFlight.has(rec.id)) continue;
+      const r = await rpc.deliver(
+        route.node,
+        { app: rec.app, device: rec.device, session: route.session, frame: pushFrameOf(rec) },
+        deadline,
+      );
+      if (r !== 'sent') return;
+      await messages.transition(rec.id, 'sent', clock.now(), 'ws');
+      this.armAckTimer(rec, 0);
     }
   }
 
