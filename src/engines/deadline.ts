@@ -17,7 +17,7 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
   if (signal?.aborted) throw abortReason(signal, what);
 }
 
-export function deadlineError(what: string, ms: number): TacoError {
+function deadlineError(what: string, ms: number): TacoError {
   return new TacoError('DEADLINE_EXCEEDED', `${what}: no answer within ${ms} ms`, { timeoutMs: ms });
 }
 
@@ -98,11 +98,19 @@ export function deadlineSignal(ms: number, what: string, parent?: AbortSignal): 
   };
 }
 
-/** Waits `ms`; rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return withDeadline(new Promise<never>(() => {}), ms, 'sleep', signal).catch((e: TacoError) => {
-    if (e.code === 'DEADLINE_EXCEEDED' && !signal?.aborted) return;
-    throw e;
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts (the timer is cleared either way). */
+export function delay(ms: number, signal: AbortSignal, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal, what));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal, what));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 

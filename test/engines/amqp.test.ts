@@ -95,6 +95,21 @@ describe('rabbitmq queue through outages', { skip: amqp.skip, timeout: 60_000 },
     await h.cancel();
   });
 
+  test('a queue deleted under us is declared again: the publish is not silently dropped', async () => {
+    const q = await open();
+    const other = await open();
+    const name = uniq('deleted');
+    names.add(name);
+    await q.publish(name, { n: 1 }, {});
+    await other.deleteQueue(name); // q still believes the queue exists
+    await q.publish(name, { n: 2 }, {}); // unroutable → returned → declared again → sent again
+    const got: number[] = [];
+    const h = await q.consume<{ n: number }>(name, async (d) => void got.push(d.body.n), { concurrency: 1 });
+    await eventually(() => got.length === 1, 5_000, 'the second message arrives');
+    await h.cancel();
+    assert.deepEqual(got, [2]);
+  });
+
   test('no broker within the deadline: publish fails with ENGINE_UNAVAILABLE, never silently', async () => {
     const q = await open({ publishTimeoutMs: 300 });
     await q.connection.close(); // gone for good: nothing will come back

@@ -8,13 +8,24 @@ import type { DeliverRequest } from '../../src/core/ports.js';
 import { MemoryNodeDirectory } from '../../src/engines/embedded/node-directory.js';
 import { GrpcPeerRpc } from '../../src/engines/grpc-peer/client.js';
 import { keepRegistered } from '../../src/engines/grpc-peer/registration.js';
-import { createPeerServer, type ForwardedAck, PEER_SERVER_OPTIONS } from '../../src/engines/grpc-peer/server.js';
+import {
+  createPeerServer,
+  type ForwardedAck,
+  PEER_SERVER_OPTIONS,
+} from '../../src/engines/grpc-peer/server.js';
 
 const req = (session: string): DeliverRequest => ({
   app: 'app',
   device: 'dev',
   session,
-  frame: { op: 'push', id: '123456789', kind: 'notification', title: 't', data: { k: [1, 'x'] }, ts: 1_700_000_000_000 },
+  frame: {
+    op: 'push',
+    id: '123456789',
+    kind: 'notification',
+    title: 't',
+    data: { k: [1, 'x'] },
+    ts: 1_700_000_000_000,
+  },
 });
 
 interface Node {
@@ -50,7 +61,9 @@ async function startNode(sessions: string[]): Promise<Node> {
     },
   }).addTo(server);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+      e ? reject(e) : resolve(p),
+    ),
   );
   node.address = `127.0.0.1:${port}`;
   return node;
@@ -79,7 +92,10 @@ describe('internal gRPC between nodes', () => {
     assert.equal(await rpc.deliver(1, req('s-a'), 2_000), 'sent');
     assert.deepEqual(a.delivered.at(-1), req('s-a'));
     assert.equal(await rpc.deliver(2, req('s-gone'), 2_000), 'no-session');
-    const bare: DeliverRequest = { ...req('s-b'), frame: { op: 'push', id: '1', kind: 'passthrough', ts: 5 } };
+    const bare: DeliverRequest = {
+      ...req('s-b'),
+      frame: { op: 'push', id: '1', kind: 'passthrough', ts: 5 },
+    };
     assert.equal(await rpc.deliver(2, bare, 2_000), 'sent');
     assert.deepEqual(b.delivered.at(-1), bare, 'absent optional fields stay absent');
   });
@@ -112,7 +128,11 @@ describe('internal gRPC between nodes', () => {
       assert.ok(Date.now() - started < 50, 'fails at once rather than queueing');
       // Another peer is not affected.
       assert.equal(await rpc.deliver(2, req('s-b'), 1_000), 'sent');
-      assert.deepEqual(await Promise.all(held), ['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED']);
+      assert.deepEqual(await Promise.all(held), [
+        'DEADLINE_EXCEEDED',
+        'DEADLINE_EXCEEDED',
+        'DEADLINE_EXCEEDED',
+      ]);
       assert.equal(rpc.inFlightTo(a.address), 0);
     } finally {
       a.hold = false;
@@ -123,7 +143,10 @@ describe('internal gRPC between nodes', () => {
     const ack = { app: 'app', id: '42', status: 'received', at: 1_700_000_000_123 };
     await rpc.forwardAck('bj', ack, 2_000);
     assert.deepEqual(b.acks.at(-1), ack);
-    await assert.rejects(rpc.forwardAck('nowhere', ack, 2_000), (e: TacoError) => e.code === 'ENGINE_UNAVAILABLE');
+    await assert.rejects(
+      rpc.forwardAck('nowhere', ack, 2_000),
+      (e: TacoError) => e.code === 'ENGINE_UNAVAILABLE',
+    );
   });
 
   test('a peer that is gone fails within the deadline (UNAVAILABLE or DEADLINE_EXCEEDED)', async () => {

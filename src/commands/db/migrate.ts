@@ -24,7 +24,10 @@ export default class DbMigrate extends TacoCommand {
       const r = await migrate(db, { log: (m) => this.logToStderr(m) });
       if (flags.json) this.log(JSON.stringify({ url: maskUrl(url), ...r }));
       else if (r.applied.length === 0) this.log(`${maskUrl(url)}: schema at version ${r.to}, nothing to do`);
-      else this.log(`${maskUrl(url)}: schema ${r.from} → ${r.to} (${r.applied.map((a) => a.version).join(', ')})`);
+      else
+        this.log(
+          `${maskUrl(url)}: schema ${r.from} → ${r.to} (${r.applied.map((a) => a.version).join(', ')})`,
+        );
     } finally {
       await db.close();
     }

@@ -60,7 +60,7 @@ export class AmqpConnection {
       await this.close();
       throw new TacoError(
         'ENGINE_UNAVAILABLE',
-        `queue: cannot reach RabbitMQ at ${maskUrl(this.url)}: ${(e as Error).message}`,
+        `cannot reach RabbitMQ at ${maskUrl(this.url)}: ${(e as Error).message}`,
         { engine: 'amqp', url: maskUrl(this.url) },
         { cause: e },
       );
@@ -90,6 +90,12 @@ export class AmqpConnection {
         );
       },
     );
+    const abandon = async (why: string) => {
+      await withDeadline(conn.close(), ms, 'closing RabbitMQ connection').catch(() => {});
+      throw new TacoError('CANCELLED', `RabbitMQ connection ${why}`);
+    };
+    // close() may have run while we were connecting: don't let a late connection outlive it.
+    if (this.closed) await abandon('opened after close()');
     conn.on('error', (e: Error) => this.log(`amqp connection error: ${e.message}`));
     conn.on('close', () => this.onClose(conn));
     conn.on('blocked', (reason: string) => this.log(`amqp: broker blocked publishing: ${reason}`));
@@ -101,6 +107,7 @@ export class AmqpConnection {
       await withDeadline(conn.close(), ms, 'closing RabbitMQ connection').catch(() => {});
       throw e;
     }
+    if (this.closed) await abandon('set up after close()');
     this.generation++;
     this.attempt = 0;
   }

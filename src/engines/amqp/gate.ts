@@ -41,8 +41,4 @@ export class Gate<T> {
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
-
-  get waiting(): number {
-    return this.waiters.size;
-  }
 }

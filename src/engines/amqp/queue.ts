@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { TacoError } from '../../core/errors.js';
 import type { ConsumerHandle, Queue, QueueDelivery, QueueStats } from '../../core/ports.js';
-import { deadlineSignal, maskUrl, withDeadline } from '../deadline.js';
+import { deadlineSignal, delay, maskUrl, withDeadline } from '../deadline.js';
 import { AmqpConnection, type AmqpConnectionOptions } from './connection.js';
 import { AmqpConsumer, QUEUE_ARGS } from './consumer.js';
 import { Gate } from './gate.js';
@@ -129,10 +129,11 @@ export class AmqpQueue implements Queue {
     this.publisher.open(ch);
   }
 
-  private declare(ch: Channel, name: string, signal?: AbortSignal): Promise<void> {
+  /** Declares a queue once per connection; concurrent publishers share the one declare. */
+  private declare(ch: Channel, name: string): Promise<void> {
     let p = this.declared.get(name);
     if (!p) {
-      p = withDeadline(ch.assertQueue(name, QUEUE_ARGS), this.opTimeoutMs, `declaring ${name}`, signal).then(
+      p = withDeadline(ch.assertQueue(name, QUEUE_ARGS), this.opTimeoutMs, `declaring ${name}`).then(
         () => {},
       );
       const map = this.declared;
@@ -154,13 +155,15 @@ export class AmqpQueue implements Queue {
         const ch = await this.publisher.wait(d.signal, what);
         connected = true;
         try {
-          await this.declare(ch, name, d.signal);
+          await withDeadline(this.declare(ch, name), Number.POSITIVE_INFINITY, what, d.signal);
           await this.confirm(ch, name, content, priority, d.signal);
           return;
         } catch (e) {
           if (d.signal.aborted || !isTransient(e)) throw e;
           if (e instanceof Unroutable) this.declared.delete(name);
-          this.publisher.close(ch); // it may already be closing; wait for the next one
+          // A closed channel has left the gate already (its 'close' handler); pause so an error
+          // that repeats on a live channel cannot spin.
+          else await delay(50, d.signal, what);
         }
       }
     } catch (e) {

@@ -143,10 +143,11 @@ export class GrpcPeerRpc implements PeerRpc {
     if (Date.now() >= until)
       return Promise.reject(new TacoError('DEADLINE_EXCEEDED', `${what}: no time left`));
     this.inFlight.set(address, n + 1);
-    const fn = (this.client(address) as unknown as Record<string, Unary>)[method]!;
+    const client = this.client(address);
+    const fn = (client as unknown as Record<string, Unary>)[method]!;
     return new Promise<unknown>((resolve, reject) => {
       // A non-finite `until` (deadline 0 = none, drills only) passes Infinity: gRPC's "no deadline".
-      fn.call(this.client(address), req, new grpc.Metadata(), { deadline: until }, (err, res) => {
+      fn.call(client, req, new grpc.Metadata(), { deadline: until }, (err, res) => {
         const left = (this.inFlight.get(address) ?? 1) - 1;
         if (left > 0) this.inFlight.set(address, left);
         else this.inFlight.delete(address);

@@ -44,6 +44,13 @@ export function mysqlError(e: unknown, what: string): TacoError {
   );
 }
 
+/** The innermost cause's message (the driver's own words, without our wrapping). */
+function rootMessage(e: unknown): string {
+  let cur = e as { cause?: unknown; message?: string };
+  while (cur?.cause) cur = cur.cause as typeof cur;
+  return cur?.message ?? String(e);
+}
+
 interface PoolInternals {
   _allConnections: { length: number };
   _freeConnections: { length: number };
@@ -96,7 +103,7 @@ export class MysqlDb {
       await db.close();
       throw new TacoError(
         'ENGINE_UNAVAILABLE',
-        `message store: cannot reach MySQL at ${maskUrl(url)}: ${(e as Error).message}`,
+        `cannot reach MySQL at ${maskUrl(url)}: ${rootMessage(e)}`,
         { engine: 'mysql', url: maskUrl(url) },
         { cause: e },
       );

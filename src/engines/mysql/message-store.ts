@@ -130,8 +130,10 @@ export class MysqlMessageStore implements MessageStore {
     const pending = isSettled(msg.status) ? 0 : 1;
     await this.tx('create', async (tx) => {
       const r = await tx.query<OkPacket>(
-        `INSERT IGNORE INTO ${this.t('messages')}
-           (${COLUMNS}, status_rank, pending, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        // Not INSERT IGNORE: that would also turn a too-long value into a silent truncation.
+        `INSERT INTO ${this.t('messages')}
+           (${COLUMNS}, status_rank, pending, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON DUPLICATE KEY UPDATE id = id`,
         [
           msg.id,
           msg.app,

@@ -74,7 +74,8 @@ export async function migrate(db: MysqlDb, opts: MigrateOptions = {}): Promise<M
       for (const sql of m.statements((n) => db.t(n))) await db.run(conn, sql, [], { timeoutMs });
       await db.run(
         conn,
-        `INSERT IGNORE INTO ${db.t('schema_migrations')} (version, name, applied_at) VALUES (?, ?, ?)`,
+        `INSERT INTO ${db.t('schema_migrations')} (version, name, applied_at) VALUES (?, ?, ?)
+           ON DUPLICATE KEY UPDATE version = version`,
         [m.version, m.name, Date.now()],
         { timeoutMs },
       );

@@ -96,13 +96,13 @@ export class MysqlRouteStore implements RouteStore {
     if (!applied) return false;
     await this.q(
       'membership',
-      `INSERT IGNORE INTO ${t('app_devices')} (app, device, first_seen) VALUES (?, ?, ?)`,
+      `INSERT INTO ${t('app_devices')} (app, device, first_seen) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE app = app`,
       [route.app, route.device, route.updatedAt],
     );
     if (route.user !== undefined)
       await this.q(
         'membership',
-        `INSERT IGNORE INTO ${t('user_devices')} (app, user, device) VALUES (?, ?, ?)`,
+        `INSERT INTO ${t('user_devices')} (app, user, device) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE app = app`,
         [route.app, route.user, route.device],
       );
     return true;

@@ -109,6 +109,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ${TABLE}`,
     ],
   },
+  {
+    version: 3,
+    name: 'shard map versions (GZS; global, shared by every ezone)',
+    // The same table MysqlShardMapStore.ensureTable() creates, so either may come first.
+    statements: (t) => [
+      `CREATE TABLE IF NOT EXISTS ${t('shard_map_versions')} (
+        version INT UNSIGNED NOT NULL PRIMARY KEY,
+        kind VARCHAR(16) NOT NULL,
+        changed_by VARCHAR(255) NOT NULL,
+        changed_at BIGINT NOT NULL,
+        state MEDIUMTEXT NOT NULL
+      ) ${TABLE}`,
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

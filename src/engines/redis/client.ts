@@ -96,7 +96,7 @@ export async function connectRedis(url: string, opts: RedisConnectOptions = {}):
     client.disconnect();
     throw new TacoError(
       'ENGINE_UNAVAILABLE',
-      `route store: cannot reach Redis at ${maskUrl(url)}: ${(e as Error).message}`,
+      `cannot reach Redis at ${maskUrl(url)}: ${(e as Error).message}`,
       { engine: 'redis', url: maskUrl(url) },
       { cause: e },
     );
