@@ -1,7 +1,8 @@
 /**
  * Engine outages for the simulator: wraps a port so that, while `down`,
  * every call rejects with ENGINE_UNAVAILABLE (what a dead Redis or MySQL
- * looks like to the core).
+ * looks like to the core). The wrappers are built once per method, so a call
+ * costs one extra function hop and no allocation.
  */
 import { TacoError } from '../../core/errors.js';
 
@@ -12,20 +13,27 @@ export interface OutageSwitch {
   refused: number;
 }
 
+function methodNames(obj: object): string[] {
+  const names = new Set<string>();
+  for (let p: object | null = obj; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const k of Object.getOwnPropertyNames(p)) {
+      if (k !== 'constructor' && typeof (obj as Record<string, unknown>)[k] === 'function') names.add(k);
+    }
+  }
+  return [...names];
+}
+
 export function withOutage<T extends object>(impl: T, sw: OutageSwitch): T {
-  return new Proxy(impl, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => {
-        if (sw.down) {
-          sw.refused++;
-          return Promise.reject(
-            new TacoError('ENGINE_UNAVAILABLE', `${sw.name} unreachable (simulated outage)`),
-          );
-        }
-        return v.apply(target, args);
-      };
-    },
-  });
+  const wrapper = Object.create(impl) as Record<string, unknown>;
+  for (const name of methodNames(impl)) {
+    const fn = (impl as Record<string, (...a: unknown[]) => unknown>)[name]!;
+    wrapper[name] = function (this: unknown, ...args: unknown[]) {
+      if (sw.down) {
+        sw.refused++;
+        return Promise.reject(new TacoError('ENGINE_UNAVAILABLE', `${sw.name} unreachable (simulated outage)`));
+      }
+      return fn.apply(impl, args);
+    };
+  }
+  return wrapper as T;
 }
