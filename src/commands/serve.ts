@@ -1,9 +1,11 @@
 import { Flags } from '@oclif/core';
 import pino from 'pino';
 import { TacoCommand } from '../cli/base-command.js';
+import { openMultiDc } from '../failover/node-wiring.js';
 import { parseAppFlag, readConfigFile, resolveServeConfig } from '../server/config-file.js';
 import { selectServerEngines } from '../server/engines.js';
 import { startServer } from '../server/server.js';
+import { MAX_WORKERS, runWorkers } from '../server/workers.js';
 
 export default class Serve extends TacoCommand {
   static override summary = 'Run the gateway, dispatcher and business APIs';
@@ -33,6 +35,44 @@ export default class Serve extends TacoCommand {
       default: 'info',
       options: ['debug', 'info', 'warn', 'error'],
     }),
+    workers: Flags.integer({
+      description:
+        'gateway processes sharing the ports (node:cluster), each a node of its own with id --node + its index; ' +
+        'more than 1 needs shared engines: TACO_REDIS_URL, TACO_MYSQL_URL and TACO_AMQP_URL',
+      default: 1,
+      min: 1,
+      max: MAX_WORKERS,
+    }),
+    // Several ezones (docs/drills.md, "Running a live drill"); any of the first three turns it on.
+    ezones: Flags.string({
+      description: 'every ezone, in shard order (sh,bj): enables multi-ezone mode',
+      env: 'TACO_EZONES',
+    }),
+    'shard-map': Flags.string({
+      description: 'shard map store shared by all ezones: mysql://… , a file path, or memory',
+      env: 'TACO_SHARD_MAP',
+    }),
+    peer: Flags.string({
+      description:
+        'a peer ezone’s broker as EZONE=amqp://… (repeatable): route replication and push hand-off',
+      multiple: true,
+    }),
+    directory: Flags.string({
+      description: 'Redis URL of the node directory all ezones share (default: each ezone’s own)',
+      env: 'TACO_DIRECTORY_URL',
+    }),
+    region: Flags.string({
+      description: 'initial region → ezone as REGION=EZONE (repeatable)',
+      multiple: true,
+    }),
+    'public-host': Flags.string({
+      description: 'host in the addresses this node registers',
+      env: 'TACO_PUBLIC_HOST',
+    }),
+    'admin-token': Flags.string({
+      description: 'bearer token the admin API (taco failover) requires',
+      env: 'TACO_ADMIN_TOKEN',
+    }),
   };
 
   async run(): Promise<void> {
@@ -52,8 +92,38 @@ export default class Serve extends TacoCommand {
     };
     if (flags.app?.length) fromFlags.apps = flags.app.map(parseAppFlag);
     const config = resolveServeConfig(file, fromFlags);
+    if (flags.workers > 1) {
+      await runWorkers({
+        config,
+        workers: flags.workers,
+        logLevel: flags['log-level'],
+        print: (l) => this.log(l),
+      });
+      return;
+    }
     const engines = await selectServerEngines(config, (msg) => log.info(msg));
-    const server = await startServer({ config, engines, log: (msg, fields) => log.warn(fields ?? {}, msg) });
+    const multiDc = await openMultiDc(
+      {
+        ezones: flags.ezones,
+        shardMap: flags['shard-map'],
+        peers: flags.peer ?? process.env.TACO_PEERS?.split(',').filter(Boolean),
+        directory: flags.directory,
+        regions: flags.region,
+        publicHost: flags['public-host'],
+        adminToken: flags['admin-token'],
+      },
+      config.ezone,
+      (msg) => log.info(msg),
+    ).catch(async (e) => {
+      await engines.close();
+      throw e;
+    });
+    const server = await startServer({
+      config,
+      engines,
+      multiDc,
+      log: (msg, fields) => log.warn(fields ?? {}, msg),
+    });
     this.log(JSON.stringify(server.ready));
     await new Promise<void>((resolve) => {
       const shutdown = (signal: string) => {

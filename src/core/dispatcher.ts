@@ -433,7 +433,12 @@ export class Dispatcher {
   async onSignedInElsewhere(route: Route): Promise<void> {
     const { messages, clock, rpc, cfg } = this.d;
     if (this.stopped || (route.node === this.d.node && route.ezone === this.d.ezone)) return;
-    const recs = await messages.pendingFor(route.app, route.device, clock.now(), cfg.gateway.maxPendingOnSignIn);
+    const recs = await messages.pendingFor(
+      route.app,
+      route.device,
+      clock.now(),
+      cfg.gateway.maxPendingOnSignIn,
+    );
     const deadline = cfg.dispatch.rpcDeadlineMs > 0 ? cfg.dispatch.rpcDeadlineMs : Number.POSITIVE_INFINITY;
     for (const rec of recs) {
       // Messages waiting for an ACK or a retry are already handled: their next attempt finds the new route.

@@ -84,7 +84,9 @@ export class GatewayCore {
   private connections_ = 0;
   private halfOpen_ = 0;
   private leaked_ = 0;
-  private draining: { filter: (s: Session) => boolean; reason: string; timer: TimerHandle } | undefined;
+  private draining:
+    | { filter: (s: Session) => boolean; reason: string | ((s: Session) => string); timer: TimerHandle }
+    | undefined;
   hooks: GatewayHooks | undefined;
   /** One shared, frozen copy: every welcome carries the same policy. */
   private readonly reconnectWire: Readonly<ReconnectPolicyWire>;
@@ -429,7 +431,7 @@ export class GatewayCore {
    * Closes the matching sessions with 4503 at `drainPerSec`, naming where to go.
    * Used when the node shuts down or its ezone stops serving a region.
    */
-  drain(filter: (s: Session) => boolean, reason: string): void {
+  drain(filter: (s: Session) => boolean, reason: string | ((s: Session) => string)): void {
     this.draining?.timer.cancel();
     // Budget in tenths of a session: every 100 ms tick adds drainPerSec tenths, a close costs 10,
     // so any rate (also below 10/s or not a multiple of 10) is kept exactly, without bursts.
@@ -440,8 +442,9 @@ export class GatewayCore {
       for (const s of this.byDevice.values()) {
         if (!filter(s)) continue;
         if (budget < 10) return;
-        s.conn.send({ op: 'error', code: 'TACO_ERR_DRAINING', message: `session moved: ${reason}` });
-        this.closeSession(s, CloseCodes.MOVED, reason);
+        const why = typeof reason === 'string' ? reason : reason(s);
+        s.conn.send({ op: 'error', code: 'TACO_ERR_DRAINING', message: `session moved: ${why}` });
+        this.closeSession(s, CloseCodes.MOVED, why);
         budget -= 10;
       }
       timer.cancel();
@@ -452,6 +455,13 @@ export class GatewayCore {
 
   get isDraining(): boolean {
     return this.draining !== undefined;
+  }
+
+  /** Signed-in sessions matching `filter` (drill metrics; O(sessions)). */
+  countSessions(filter: (s: Session) => boolean): number {
+    let n = 0;
+    for (const s of this.byDevice.values()) if (s.state === 'open' && filter(s)) n++;
+    return n;
   }
 
   /** Stops the tick and closes every connection (node shutdown). */

@@ -4,16 +4,19 @@
  * the ports and call `createNode`; everything behaviour-related lives here and
  * below, so the simulator runs exactly the code `taco serve` runs.
  */
+import { AckRouter } from './ack-router.js';
 import { AuthCache, Authenticator } from './auth.js';
 import type { Random, Scheduler } from './clock.js';
 import type { CoreConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
-import { GatewayCore } from './gateway.js';
+import { GatewayCore, type Session } from './gateway.js';
 import { MsgIdGenerator } from './msgid.js';
 import type {
   AppDirectory,
+  MessageRecord,
   MessageStore,
   PeerRpc,
+  PushJob,
   Queue,
   RouteStore,
   Telemetry,
@@ -21,6 +24,7 @@ import type {
   UpstreamMessage,
 } from './ports.js';
 import type { ThirdPartyChannelName } from './protocol.js';
+import { movedReason, regionOfLoc, regionsLeaving, type ShardMapView } from './shard-map.js';
 import type { TokenCodec } from './token.js';
 
 export interface NodePorts {
@@ -34,6 +38,12 @@ export interface NodePorts {
   rpc: PeerRpc;
   channels: ReadonlyMap<ThirdPartyChannelName, ThirdPartyChannel>;
   telemetry: Telemetry;
+  /** Multi-ezone: the node's view of the shard map, and the region of a session (default: its `loc` prefix). */
+  shardMap?: { view: ShardMapView; regionOf?: (s: Session) => string | undefined } | undefined;
+  /** Multi-ezone: hands a push to its shard's ezone (replication.ts PushHandoff.send). */
+  handoff?:
+    | ((ezone: string, rec: MessageRecord, job: PushJob, queue: string, priority: number) => Promise<void>)
+    | undefined;
 }
 
 export interface NodeIdentity {
@@ -48,6 +58,8 @@ export interface TacoNode {
   readonly gateway: GatewayCore;
   readonly dispatcher: Dispatcher;
   readonly authCache: AuthCache;
+  /** Multi-ezone: routes ACKs to their message's home ezone, and takes those forwarded here. */
+  readonly ackRouter?: AckRouter | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -69,6 +81,37 @@ export function createNode(id: NodeIdentity, cfg: CoreConfig, ports: NodePorts):
     telemetry: ports.telemetry,
     ids: new MsgIdGenerator(id.node, () => ports.clock.now()),
     cfg,
+    shardHome: ports.shardMap ? (shard) => ports.shardMap!.view.current.shards[shard] : undefined,
+    handoff: ports.handoff,
+  });
+  const sm = ports.shardMap;
+  const ackRouter = sm
+    ? new AckRouter({
+        ezone: id.ezone,
+        messages: ports.messages,
+        rpc: ports.rpc,
+        view: sm.view,
+        clock: ports.clock,
+        telemetry: ports.telemetry,
+        applyLocal: (app, device, msgId, status) => dispatcher.onAck(app, device, msgId, status),
+        deadlineMs: cfg.dispatch.rpcDeadlineMs || 5_000,
+      })
+    : undefined;
+  const regionOf = sm?.regionOf ?? ((s: Session) => regionOfLoc(s.loc));
+  // Regions this ezone stopped serving: their sessions here are closed (4503, naming where to go)
+  // at the bounded drain rate. Only on a change: a client that reached this ezone because its own
+  // was unreachable (a crash, a cut) is served here, not bounced back.
+  const unwatch = sm?.view.onChange((next, prev) => {
+    const leaving = new Set(regionsLeaving(prev, next, id.ezone));
+    if (leaving.size === 0) return;
+    const moved = (s: Session) => {
+      const r = regionOf(s);
+      return r !== undefined && leaving.has(r) ? movedReason(sm.view.current, id.ezone, r) : undefined;
+    };
+    gateway.drain(
+      (s) => moved(s) !== undefined,
+      (s) => moved(s) ?? 'moved',
+    );
   });
   gateway.hooks = {
     onSignedIn: (s) => {
@@ -77,7 +120,10 @@ export function createNode(id: NodeIdentity, cfg: CoreConfig, ports: NodePorts):
         .catch(() => ports.telemetry.count('signin.redelivery_failed'));
     },
     onAck: (s, msgId, status) => {
-      dispatcher.onAck(s.app, s.device, msgId, status).catch(() => ports.telemetry.count('ack.failed'));
+      (ackRouter
+        ? ackRouter.onAck(s.app, s.device, msgId, status)
+        : dispatcher.onAck(s.app, s.device, msgId, status)
+      ).catch(() => ports.telemetry.count('ack.failed'));
     },
     onUpstream: (s, upId, data) => {
       const up: UpstreamMessage = { app: s.app, device: s.device, id: upId, data, at: ports.clock.now() };
@@ -95,8 +141,10 @@ export function createNode(id: NodeIdentity, cfg: CoreConfig, ports: NodePorts):
     gateway,
     dispatcher,
     authCache,
+    ackRouter,
     start: () => dispatcher.start(),
     async stop() {
+      unwatch?.();
       await dispatcher.stop();
       gateway.shutdown();
       authCache.close();

@@ -232,3 +232,30 @@ export const nullTelemetry: Telemetry = {
   observe() {},
   gauge() {},
 };
+
+// ---------- shard map ("GZS") ----------
+
+/**
+ * The shard map shared by every node of every ezone (src/core/shard-map.ts).
+ * Guarantees:
+ * - `commit(next)` is a compare-and-set on the version: it succeeds only if the
+ *   latest committed version is `next.version - 1` (0: none yet), so two
+ *   operators never both apply a change to the same base; the loser fails with
+ *   INVALID_ARGUMENT `details.conflict` and nothing is written. Versions grow by
+ *   one, each whole and validated, with who/when in `change`.
+ * - `current` returns the latest committed version (undefined before the
+ *   first); a commit is visible to every later `current` of any node.
+ * - `history` keeps every version (newest first); `get` reads one.
+ * - `watch` notifies committed versions as they are learned, in any order,
+ *   possibly skipping some or repeating; it is a latency optimisation only —
+ *   nodes also reconcile with `current` periodically (ShardMapFollower), which
+ *   is what bounds how late a node learns a change.
+ * Every call that leaves the process has a deadline.
+ */
+export interface ShardMapStore {
+  current(): Promise<import('./shard-map.js').ShardMapState | undefined>;
+  commit(next: import('./shard-map.js').ShardMapState): Promise<void>;
+  get(version: number): Promise<import('./shard-map.js').ShardMapState | undefined>;
+  history(limit: number): Promise<import('./shard-map.js').ShardMapState[]>;
+  watch(listener: (m: import('./shard-map.js').ShardMapState) => void): () => void;
+}

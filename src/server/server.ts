@@ -20,6 +20,7 @@ import { keepRegistered, type Registration } from '../engines/grpc-peer/registra
 import { addPeerService } from '../engines/grpc-peer/server.js';
 import { type Engines, selectEngines } from '../engines/select.js';
 import { systemRandom, systemScheduler } from '../engines/system-clock.js';
+import { type MultiDcOptions, prepareMultiDc } from '../failover/node-wiring.js';
 import { addPushService } from '../gateway/grpc-api.js';
 import { HttpApi } from '../gateway/http-api.js';
 import { PromTelemetry } from '../gateway/prom-telemetry.js';
@@ -52,12 +53,19 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Accept queue length asked of the kernel (it caps it at net.core.somaxconn). Node's default, 511,
+ * overflows in a reconnect storm: dropped SYNs come back only after TCP's 1 s, 3 s, 7 s… retries,
+ * which stretched a 15,000-client storm from ~14 s to ~21 s on the bench machine (docs/benchmarks.md).
+ */
+export const LISTEN_BACKLOG = 65_535;
+
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) =>
       reject(new TacoError('BAD_INPUT', `cannot listen on ${host}:${port}: ${e.code ?? e.message}`));
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       resolve((server.address() as AddressInfo).port);
     });
@@ -84,6 +92,8 @@ export interface StartOptions {
    * so each worker listens on a port of its own and injects those connections into `grpcServer`.
    */
   peerAddress?: (grpcServer: grpc.Server) => Promise<string>;
+  /** Several ezones: shard map, route replication, push hand-off, ACK routing, dispatch and admin APIs. */
+  multiDc?: MultiDcOptions;
 }
 
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
@@ -104,9 +114,24 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const coreCfg: CoreConfig = cfg.core;
+  const telemetry = new PromTelemetry(registry, { node: cfg.node, ezone: cfg.ezone });
+  const md = opts.multiDc
+    ? await prepareMultiDc(opts.multiDc, {
+        ezone: cfg.ezone,
+        node: cfg.node,
+        shards: coreCfg.shards,
+        dedicatedApps: coreCfg.dispatch.dedicatedApps,
+        engines,
+        clock: systemScheduler,
+        telemetry,
+        log: (msg) => log(msg),
+      })
+    : undefined;
+  // Several ezones share one directory (forwarded ACKs, delivery to a node of another ezone).
+  const directory = md?.directory ?? engines.nodes;
   // Node-to-node delivery: peers found through the node directory, every call with a deadline.
   const rpc = new GrpcPeerRpc({
-    directory: engines.nodes,
+    directory,
     maxInFlightPerPeer: cfg.core.dispatch.maxPendingRpcPerPeer,
   });
   const node = createNode({ node: cfg.node, ezone: cfg.ezone }, coreCfg, {
@@ -119,9 +144,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     queue: engines.queue,
     rpc,
     channels: new Map(),
-    telemetry: new PromTelemetry(registry, { node: cfg.node, ezone: cfg.ezone }),
+    telemetry,
+    ...md?.ports,
   });
   await node.start();
+  await md?.attach(node, registry);
 
   let ready = false;
   const wsServer = createHttpServer();
@@ -133,6 +160,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     queue: engines.queue,
     registry,
     isReady: () => ready && !node.gateway.isDraining,
+    extraRoutes: md ? (req, res, url) => md.extraRoutes(req, res, url) : undefined,
   });
   const grpcServer = new grpc.Server({
     'grpc.keepalive_time_ms': 30_000,
@@ -142,8 +170,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   addPeerService(grpcServer, {
     deliverLocal: (req) =>
       node.gateway.deliver(req.app, req.device, req.session, req.frame) ? 'sent' : 'no-session',
-    onForwardAck: async () => {
-      // Cross-ezone ACK routing lands here (multi-datacenter); a single ezone never forwards.
+    onForwardAck: async (ack) => {
+      // An ACK taken in another ezone for a message held here (a single ezone never forwards).
+      await md?.onForwardAck(ack);
     },
   });
   let registration: Registration | undefined;
@@ -160,6 +189,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     await new Promise<void>((r) => grpcServer.tryShutdown(() => r()));
     grpcServer.forceShutdown();
     rpc.close();
+    await md?.stop();
     await engines.close();
   };
 
@@ -167,7 +197,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const wsPort = await listen(wsServer, cfg.ports.ws, cfg.host);
     const httpPort = await listen(api.server, cfg.ports.http, cfg.host);
     const grpcPort = await bindGrpc(grpcServer, cfg.host, cfg.ports.grpc);
-    registration = await keepRegistered(engines.nodes, {
+    registration = await keepRegistered(directory, {
       node: cfg.node,
       ezone: cfg.ezone,
       address: opts.peerAddress
@@ -175,6 +205,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         : `${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${grpcPort}`,
       log: (msg) => log(msg),
     });
+    await md?.registerAddresses({ host: cfg.host, ws: wsPort, http: httpPort });
     ready = true;
     const info: ReadyInfo = {
       event: 'ready',

@@ -12,12 +12,21 @@ import { TacoError } from '../core/errors.js';
 import { createNode, type TacoNode, upstreamQueueOf } from '../core/node.js';
 import type { DeliverResult, MessageRecord, Telemetry, UpstreamMessage } from '../core/ports.js';
 import { PLATFORMS, type Platform } from '../core/protocol.js';
+import { acceptHandedOffPush } from '../core/replication.js';
 import type { SendRequest } from '../core/send-request.js';
+import {
+  applyShardMapChange,
+  createShardMap,
+  type ShardMapChange,
+  type ShardMapState,
+  ShardMapView,
+} from '../core/shard-map.js';
 import { isSettled } from '../core/status.js';
 import { type ParsedToken, type TokenCodec, validateClaims } from '../core/token.js';
 import { StaticAppDirectory } from '../engines/embedded/app-directory.js';
 import { MemoryMessageStore } from '../engines/embedded/message-store.js';
 import { MemoryRouteStore } from '../engines/embedded/route-store.js';
+import { MemoryShardMapStore } from '../engines/embedded/shard-map-store.js';
 import type { Calibration } from './calibration.js';
 import { ClientPopulation, type SimNodeHandle } from './clients.js';
 import { type OutageSwitch, withOutage } from './engines/outage.js';
@@ -121,6 +130,9 @@ export class World {
   readonly routes: MemoryRouteStore;
   readonly switches: Record<'route-store' | 'message-store', OutageSwitch>;
   readonly cfg: CoreConfig;
+  /** The shard map ("GZS"): faults change it with the code `taco failover` uses; every node follows it. */
+  readonly shardMaps = new MemoryShardMapStore();
+  readonly shardView: ShardMapView;
   private readonly ezoneNames: string[];
   private attemptsThisSecond = 0;
   private authLoads = 0;
@@ -146,7 +158,23 @@ export class World {
     this.net = new SimNetwork(this.clock, this.random, cal.network);
     this.net.dnsTtlMs = spec.clients.dnsTtlMs;
     this.ezoneNames = spec.ezones.map((e) => e.name);
-    for (const e of this.ezoneNames) this.net.dns.set(e, e);
+    const firstMap = createShardMap({
+      shards: this.cfg.shards,
+      ezones: this.ezoneNames,
+      by: 'sim',
+      at: SIM_EPOCH_MS,
+    });
+    this.shardMaps.commitSync(firstMap);
+    this.shardView = new ShardMapView(firstMap);
+    // The dispatch DNS answers from the map's region → ezone, like GET /v1/dispatch.
+    const syncDns = (m: ShardMapState) => {
+      for (const [region, ez] of Object.entries(m.regions)) this.net.dns.set(region, ez);
+    };
+    syncDns(firstMap);
+    this.shardMaps.watch((m) => {
+      syncDns(m);
+      this.shardView.offer(m);
+    });
 
     this.routes = new MemoryRouteStore();
     this.messages = new MemoryMessageStore({ retentionMs: 30_000, keepHistory: false });
@@ -185,6 +213,13 @@ export class World {
           rpc,
           channels: new Map(),
           telemetry: new NodeTelemetry(rec, ez.name),
+          shardMap: { view: this.shardView, regionOf: (s) => this.regionOfDevice(s.device) },
+          // One message store and queue for the whole world: the home ezone's side of a hand-off, in process.
+          handoff: (_home, rec, job, queue, priority) =>
+            acceptHandedOffPush(
+              { messages, queue: this.queue, clock: this.clock },
+              { v: 1, origin: ez.name, rec, job, queue, priority },
+            ),
         });
         const handle = { index, ezone: ez.name, gateway: node.gateway, dead: false, cpuFreeAt: 0, node, rpc };
         this.nodes.push(handle);
@@ -229,6 +264,18 @@ export class World {
         onSignInRejected: (_c, code) => rec.count('signin.shed', 1, { code: String(code) }),
       },
     );
+  }
+
+  /** Region of a simulated device `d<i>`: the one its client population assigned. */
+  private regionOfDevice(device: string): string | undefined {
+    return this.ezoneNames[this.clients.region[Number(device.slice(1))]!];
+  }
+
+  /** Applies a change to the shard map as `taco failover` does (validated, versioned); nodes follow at once. */
+  private changeShardMap(change: ShardMapChange): ShardMapState {
+    const next = applyShardMapChange(this.shardMaps.latest!, change, { by: 'sim', at: this.clock.now() });
+    this.shardMaps.commitSync(next);
+    return next;
   }
 
   private serveRpc(target: number, req: Parameters<SimRpc['deliver']>[1]): DeliverResult | undefined {
@@ -282,9 +329,22 @@ export class World {
     }
   }
 
+  private liveByEzone: Map<string, World['nodes']> | undefined;
+  private liveAll: World['nodes'] = [];
+
+  /** A live node of the ezone (any live node if none is left there); lists rebuilt only when a node dies. */
   private pickLiveNode(ezone: string) {
-    const inZone = this.nodes.filter((n) => !n.dead && n.ezone === ezone);
-    const pool = inZone.length ? inZone : this.nodes.filter((n) => !n.dead);
+    if (!this.liveByEzone) {
+      this.liveByEzone = new Map();
+      this.liveAll = this.nodes.filter((n) => !n.dead);
+      for (const n of this.liveAll) {
+        let l = this.liveByEzone.get(n.ezone);
+        if (!l) this.liveByEzone.set(n.ezone, (l = []));
+        l.push(n);
+      }
+    }
+    const inZone = this.liveByEzone.get(ezone);
+    const pool = inZone?.length ? inZone : this.liveAll;
     return pool.length ? pool[Math.floor(this.random.next() * pool.length)] : undefined;
   }
 
@@ -317,18 +377,17 @@ export class World {
         return () => this.net.cut.delete(ez);
       }
       case 'dns-failover': {
-        const region = String(p.region);
-        const to = String(p.to);
-        this.net.dns.set(region, to);
-        // The old ezone's nodes drain that region's sessions with 4503, naming where to go.
-        for (const n of this.nodes) {
-          if (n.ezone === to || n.dead) continue;
-          n.gateway.drain((s) => {
-            const c = Number(s.device.slice(1));
-            return this.ezoneNames[this.clients.region[c]!] === region;
-          }, `moved ezone=${to}`);
-        }
-        return undefined;
+        // A shard-map change: the dispatch DNS answers `to` for the region, and the nodes of the
+        // ezone that stops serving it drain its sessions with 4503 naming `to` (src/core/node.ts).
+        const before = this.shardMaps.latest!;
+        this.changeShardMap({ kind: 'region', region: String(p.region), to: String(p.to) });
+        return f.forMs ? () => void this.changeShardMap({ kind: 'rollback', target: before }) : undefined;
+      }
+      case 'shard-switch': {
+        // Pushes of these shards are processed in `to` from now on; ACKs follow the map.
+        const before = this.shardMaps.latest!;
+        this.changeShardMap({ kind: 'shards', shards: (p.shards as number[]).map(Number), to: String(p.to) });
+        return f.forMs ? () => void this.changeShardMap({ kind: 'rollback', target: before }) : undefined;
       }
       case 'gateway-crash': {
         const ez = String(p.ezone);
@@ -336,6 +395,7 @@ export class World {
         const victim = inZone[Number(p.gateway ?? 0) % inZone.length];
         if (!victim) return undefined;
         victim.dead = true;
+        this.liveByEzone = undefined;
         this.rec.event('gateway.crashed', { node: victim.index });
         this.clients.resetNode(victim.index);
         void victim.node.stop();
