@@ -30,7 +30,9 @@ export function withOutage<T extends object>(impl: T, sw: OutageSwitch): T {
     wrapper[name] = function (this: unknown, ...args: unknown[]) {
       if (sw.down) {
         sw.refused++;
-        return Promise.reject(new TacoError('ENGINE_UNAVAILABLE', `${sw.name} unreachable (simulated outage)`));
+        return Promise.reject(
+          new TacoError('ENGINE_UNAVAILABLE', `${sw.name} unreachable (simulated outage)`),
+        );
       }
       return fn.apply(impl, args);
     };
