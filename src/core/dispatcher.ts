@@ -10,7 +10,7 @@ import type { Random, Scheduler, TimerHandle } from './clock.js';
 import type { CoreConfig } from './config.js';
 import { TacoError } from './errors.js';
 import type { GatewayCore } from './gateway.js';
-import type { MsgIdGenerator } from './msgid.js';
+import { decodeMsgId, type MsgIdGenerator } from './msgid.js';
 import type {
   ConsumerHandle,
   MessageRecord,
@@ -104,7 +104,12 @@ export class Dispatcher {
     if (req.idempotencyKey) {
       const ids = planned.map((p) => p.id);
       const stored = await messages.rememberIdempotency(app, req.idempotencyKey, ids, now);
-      if (stored.join() !== ids.join()) return stored; // the key was used before: same answer, nothing sent again
+      if (stored.join() !== ids.join()) {
+        // The key was used before: same answer, nothing sent again — except what the first request
+        // may have left undone if its node died after remembering the key (see completeReplay).
+        await this.completeReplay(app, req, stored, targets, ttlSec);
+        return stored;
+      }
     }
     await Promise.all(
       planned.map(async (t) => {
@@ -159,6 +164,69 @@ export class Dispatcher {
       }),
     );
     return planned.map((p) => p.id);
+  }
+
+  /**
+   * A replayed idempotency key whose first request may have died half-way (its node SIGKILLed after
+   * `rememberIdempotency` but before every message was created and its job published): the retry
+   * must not answer with ids that are never delivered (found by test/multinode/sigkill.test.ts:
+   * such ids answered 404, or stayed `queued` without a job until `expired`). Creating is idempotent
+   * and a job may come twice (settled messages are skipped, the SDK dedups), so whatever is not
+   * visibly past `queued` is created and/or published again. A missing message is matched to its
+   * device by position (`to.devices` keeps its order), only when the counts agree; messages whose
+   * shard another ezone processes were handed off there and are left alone.
+   */
+  private async completeReplay(
+    app: string,
+    req: SendRequest,
+    stored: string[],
+    targets: { device: string; shard: number }[],
+    ttlSec: number,
+  ): Promise<void> {
+    const { clock, messages, cfg } = this.d;
+    const queue = pushQueueOf(app, cfg.dispatch.dedicatedApps);
+    await Promise.all(
+      stored.map(async (id, i) => {
+        const minted = decodeMsgId(id);
+        const home = this.d.shardHome?.(minted.shard);
+        if (home !== undefined && home !== this.d.ezone) return;
+        let rec = await messages.get(id);
+        if (!rec) {
+          const device = stored.length === targets.length ? targets[i]?.device : undefined;
+          if (device === undefined) return;
+          // The first request's acceptance time is in the id: the TTL still counts from it.
+          const createdAt = minted.timeMs;
+          rec = {
+            id,
+            app,
+            device,
+            kind: req.kind,
+            title: req.title,
+            body: req.body,
+            data: req.data,
+            priority: req.priority,
+            createdAt,
+            expiresAt: createdAt + ttlSec * 1000,
+            status: 'accepted',
+            channel: null,
+            history: [{ status: 'accepted', at: createdAt }],
+          };
+          await messages.create(rec);
+        }
+        if (rec.app !== app || (rec.status !== 'accepted' && rec.status !== 'queued')) return;
+        if (clock.now() >= rec.expiresAt) return; // the expiry sweep reports it
+        if (rec.status === 'accepted') await messages.transition(id, 'queued', clock.now());
+        const job: PushJob = {
+          id,
+          app,
+          device: rec.device,
+          priority: rec.priority,
+          expiresAt: rec.expiresAt,
+          attempt: 0,
+        };
+        await this.d.queue.publish(queue, job, { priority: PRIORITY_LEVEL[rec.priority] });
+      }),
+    );
   }
 
   private async resolveTargets(app: string, req: SendRequest): Promise<{ device: string; shard: number }[]> {

@@ -306,7 +306,14 @@ export class GatewayCore {
       ezone: this.id.ezone,
       reconnect: this.reconnectWire,
     });
-    this.writeRoute(s);
+    // Pending messages are looked up once the route is written (or its first write failed), not
+    // before: a push dispatched between the welcome and the route write finds no route, counts the
+    // device offline and is left pending — a lookup made before the write could miss it, and it then
+    // waited for the next sign-in or its TTL (found by test/multinode/sigkill.test.ts: one of the
+    // first pushes after 300 sign-ins expired on an online device).
+    void this.writeRoute(s).then(() => {
+      if (s.state === 'open') this.hooks?.onSignedIn(s, hello);
+    });
     const hooks = this.hooks;
     if (hooks) {
       hooks.configFor(s.app, s.platform).then(
@@ -317,13 +324,15 @@ export class GatewayCore {
         },
         () => this.telemetry.count('config.lookup_failed'),
       );
-      hooks.onSignedIn(s, hello);
     }
   }
 
-  /** Route writes may fail (route store down): the session keeps working and the write is retried on the tick. */
-  private writeRoute(s: Session): void {
-    this.routes
+  /**
+   * Route writes may fail (route store down): the session keeps working and the write is retried on
+   * the tick. Resolves (never rejects) once this attempt is over: true if the route was written.
+   */
+  private writeRoute(s: Session): Promise<boolean> {
+    return this.routes
       .put({
         app: s.app,
         device: s.device,
@@ -335,10 +344,14 @@ export class GatewayCore {
         updatedAt: this.clock.now(),
       })
       .then(
-        () => this.routeRetry.delete(s),
+        () => {
+          this.routeRetry.delete(s);
+          return true;
+        },
         () => {
           this.telemetry.count('route.write_failed');
           if (s.state === 'open') this.routeRetry.add(s);
+          return false;
         },
       );
   }

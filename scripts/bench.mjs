@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// `npm run bench`: bare-ws reference vs taco, one run, printed as ratios.
+// Long (a few minutes) and not part of `npm test`. Builds dist/ first unless --no-build.
+//
+//   npm run bench                        every figure
+//   npm run bench -- --only saturate     one figure (memory, signin, saturate, latency; repeatable)
+//   npm run bench -- --profile DIR       also write a V8 CPU profile of every taco server process
+//   npm run bench -- --json FILE         also write the full result as JSON
+//   npm run bench -- --quick             small numbers (a smoke run, not for the record)
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    'no-build': { type: 'boolean' },
+    only: { type: 'string', multiple: true },
+    profile: { type: 'string' },
+    json: { type: 'string' },
+    quick: { type: 'boolean' },
+    'idle-clients': { type: 'string' },
+    'signin-clients': { type: 'string' },
+    'push-clients': { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+  },
+});
+
+if (!values['no-build']) {
+  const b = spawnSync(
+    process.execPath,
+    [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.build.json`],
+    {
+      stdio: 'inherit',
+    },
+  );
+  if (b.status !== 0) process.exit(3);
+}
+
+const { defaultBenchOptions, formatBench, runBench } = await import(`${root}dist/load/bench.js`);
+const { progress } = await import(`${root}dist/load/progress.js`);
+const only = values.only?.flatMap((x) => x.split(','));
+for (const x of only ?? []) {
+  if (!['memory', 'signin', 'saturate', 'latency'].includes(x)) {
+    console.error(`bench: --only ${x}: expected memory, signin, saturate or latency`);
+    process.exit(2);
+  }
+}
+const num = (v, d) => (v === undefined ? d : Number(v));
+const o = {
+  ...defaultBenchOptions,
+  ...(values.quick
+    ? {
+        idleClients: 2000,
+        signInClients: 2000,
+        pushClients: 300,
+        saturateMs: 3000,
+        latencyRate: 1000,
+        latencyMs: 3000,
+      }
+    : {}),
+  only,
+  profileDir: values.profile,
+};
+o.idleClients = num(values['idle-clients'], o.idleClients);
+o.signInClients = num(values['signin-clients'], o.signInClients);
+o.pushClients = num(values['push-clients'], o.pushClients);
+o.latencyRate = num(values.rate, o.latencyRate);
+o.latencyMs = num(values.duration, o.latencyMs / 1000) * 1000;
+
+const r = await runBench(o, progress(true));
+console.log(formatBench(r));
+if (values.json) writeFileSync(values.json, `${JSON.stringify(r, null, 2)}\n`);
+process.exit(0);

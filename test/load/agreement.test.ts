@@ -1,0 +1,50 @@
+/**
+ * The simulator against the live system at 15,000 clients (src/load/agreement.ts):
+ * p99 push latency at a fixed load and the time until every client is back after
+ * a drop of all sessions, each within 25%. A few minutes of real load on this
+ * machine, so it runs only with TACO_AGREEMENT=1: `npm run test:agreement`
+ * (which .ci/run calls). TACO_AGREEMENT_CLIENTS / _RATE change the scale.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultAgreement, formatAgreement, runAgreement } from '../../src/load/agreement.js';
+import { progress } from '../../src/load/progress.js';
+import { LOAD_APP, serve } from './harness.js';
+
+const enabled = process.env.TACO_AGREEMENT === '1';
+
+test('the simulator predicts the live p99 push latency and storm recovery within 25%', {
+  skip: enabled ? false : 'set TACO_AGREEMENT=1 (npm run test:agreement): minutes of live load',
+  timeout: 900_000,
+}, async () => {
+  const s = await serve();
+  try {
+    const r = await runAgreement(
+      {
+        ...defaultAgreement,
+        clients: Number(process.env.TACO_AGREEMENT_CLIENTS ?? defaultAgreement.clients),
+        pushRate: Number(process.env.TACO_AGREEMENT_RATE ?? defaultAgreement.pushRate),
+        target: {
+          wsUrl: s.ws,
+          httpUrl: s.http,
+          grpcAddress: s.grpc,
+          app: LOAD_APP.id,
+          secret: LOAD_APP.secret,
+        },
+      },
+      progress(true),
+    );
+    const text = formatAgreement(r);
+    console.log(text);
+    assert.ok(
+      r.pushP99Ms.ok,
+      `push p99: live ${r.pushP99Ms.live} ms, simulated ${r.pushP99Ms.sim} ms\n${text}`,
+    );
+    assert.ok(
+      r.stormRecoverySec.ok,
+      `storm recovery: live ${r.stormRecoverySec.live} s, simulated ${r.stormRecoverySec.sim} s\n${text}`,
+    );
+  } finally {
+    await s.proc.stop();
+  }
+});
