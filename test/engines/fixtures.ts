@@ -5,7 +5,7 @@ import type { Queue } from '../../src/core/ports.js';
 import type { AmqpQueue } from '../../src/engines/amqp/queue.js';
 import { MysqlDb } from '../../src/engines/mysql/db.js';
 import { migrate } from '../../src/engines/mysql/migrate.js';
-import { connectRedis, type RedisClient } from '../../src/engines/redis/client.js';
+import { connectRedis, isCluster, type RedisClient } from '../../src/engines/redis/client.js';
 import { probeTcp, runPrefix } from '../helpers/services.js';
 
 export const quiet = (): void => {};
@@ -46,13 +46,20 @@ export async function freshRedis(url: string, tag: string) {
   };
 }
 
+/** Deletes the prefix's keys: on a Cluster, master by master, one key per DEL (keys of one call must share a slot). */
 export async function deleteKeys(client: RedisClient, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await client.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  for (const node of isCluster(client) ? client.nodes('master') : [client]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) {
+        const p = node.pipeline();
+        for (const k of keys) p.del(k);
+        await p.exec();
+      }
+      cursor = next;
+    } while (cursor !== '0');
+  }
 }
 
 /** Wraps a queue so every queue name used goes into `names` (to delete them after the run). */

@@ -55,6 +55,14 @@ describe('Redis URLs', () => {
     ]);
   });
 
+  test('a Cluster has only database 0', () => {
+    assert.throws(
+      () => parseRedisUrl('redis+cluster://:pw@a:7000/2'),
+      (e: Error & { code?: string }) => e.code === 'BAD_INPUT' && /database 0/.test(e.message),
+    );
+    assert.equal(parseRedisUrl('redis+cluster://a:7000/0').db, 0);
+  });
+
   test('a bad URL is a BAD_INPUT error that does not leak the password', () => {
     assert.throws(
       () => parseRedisUrl('http://u:hunter2@x'),

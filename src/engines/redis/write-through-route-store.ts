@@ -8,10 +8,13 @@
  *   Redis is down, while the cache is checked after a (re)connect, and while
  *   it is rebuilt. A failed Redis read falls back to MySQL too, and so does a
  *   read of a key whose last write did not reach Redis (until it is repaired).
- * - After every (re)connect the cache is checked: a missing marker key means
- *   Redis lost its data (restart without persistence), and the cache is
- *   rebuilt from MySQL — by one node, under a lock; the others wait for the
- *   marker. Writes this node could not send to Redis ("dirty" keys: Redis was
+ * - After every (re)connect, and every `verifyMs` while connected, the cache
+ *   is checked: a missing marker key means Redis lost its data (restart
+ *   without persistence), and the cache is rebuilt from MySQL — by one node,
+ *   under a lock; the others wait for the marker. On a Cluster there is one
+ *   marker per master (in a slot that master serves, by hash tag), because a
+ *   master that restarts empty does not drop the client's connection to the
+ *   others: only its own marker tells. Reads use MySQL while rebuilding. Writes this node could not send to Redis ("dirty" keys: Redis was
  *   down, or a command timed out) are repaired one by one from MySQL — after
  *   the reconnect, or shortly after the failed write when the connection
  *   stayed up; past `maxDirty` of them, every
@@ -23,7 +26,7 @@ import { randomUUID } from 'node:crypto';
 import type { Route, RouteStore } from '../../core/ports.js';
 import { withDeadline } from '../deadline.js';
 import type { MysqlRouteStore } from '../mysql/route-store.js';
-import { isRedisReady, type RedisClient } from './client.js';
+import { isRedisReady, keyPerMaster, type RedisClient } from './client.js';
 import type { RedisRouteStore } from './route-store.js';
 
 export type CacheState = 'down' | 'checking' | 'rebuilding' | 'ready';
@@ -38,6 +41,8 @@ export interface WriteThroughOptions {
   rebuildLockMs?: number;
   /** How often a node waiting for another's rebuild looks for the marker; also the retry delay of a failed check. */
   pollMs?: number;
+  /** How often the markers are checked while connected (a Cluster master that restarted empty); 0 = never. */
+  verifyMs?: number;
 }
 
 const key = (app: string, device: string) => `${app}\u0000${device}`;
@@ -66,6 +71,7 @@ export class WriteThroughRouteStore implements RouteStore {
   private overflow = false;
   private syncing: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly verifyTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly log: (msg: string) => void;
   private readonly opts: Required<Omit<WriteThroughOptions, 'log'>>;
@@ -87,10 +93,17 @@ export class WriteThroughRouteStore implements RouteStore {
       maxDirty: opts.maxDirty ?? 10_000,
       rebuildLockMs: opts.rebuildLockMs ?? 60_000,
       pollMs: opts.pollMs ?? 250,
+      verifyMs: opts.verifyMs ?? 5_000,
     };
     client.on('ready', this.onReady);
     client.on('close', this.onDown);
     client.on('end', this.onDown);
+    if (this.opts.verifyMs > 0) {
+      this.verifyTimer = setInterval(() => {
+        if (this.state === 'ready' && isRedisReady(this.client)) this.startSync();
+      }, this.opts.verifyMs);
+      this.verifyTimer.unref();
+    }
   }
 
   get cacheState(): CacheState {
@@ -102,8 +115,15 @@ export class WriteThroughRouteStore implements RouteStore {
     return this.overflow ? Number.POSITIVE_INFINITY : this.dirty.size;
   }
 
-  private get markerKey() {
-    return `${this.cache.prefix}built`;
+  /** `{prefix}built` on a standalone Redis; `{prefix}built:{n}`, one per master, on a Cluster. */
+  markerKeys(): string[] {
+    return keyPerMaster(this.client, `${this.cache.prefix}built`);
+  }
+
+  private async markersPresent(keys: string[]): Promise<boolean> {
+    // One EXISTS per key: on a Cluster they live in different slots.
+    const found = await Promise.all(keys.map((k) => this.client.exists(k)));
+    return found.every((n) => n === 1);
   }
   private get lockKey() {
     return `${this.cache.prefix}rebuild-lock`;
@@ -130,10 +150,10 @@ export class WriteThroughRouteStore implements RouteStore {
   private startSync(): void {
     if (this.closed || this.syncing) return;
     const gen = this.generation;
-    // Ready already (a write timed out): only repair; dirty keys are read from MySQL meanwhile.
-    const repairOnly = this.state === 'ready';
-    if (!repairOnly) this.state = 'checking';
-    this.syncing = (repairOnly ? this.repair() : this.sync(gen))
+    // Ready already (a write timed out, or the periodic check): reads stay on Redis unless a marker
+    // is missing; dirty keys are read from MySQL meanwhile.
+    if (this.state !== 'ready') this.state = 'checking';
+    this.syncing = this.sync(gen)
       .then(() => {
         if (gen === this.generation && !this.closed) this.state = 'ready';
       })
@@ -157,18 +177,22 @@ export class WriteThroughRouteStore implements RouteStore {
 
   private async sync(gen: number): Promise<void> {
     const redis = this.client;
-    while ((await redis.exists(this.markerKey)) === 0) {
+    let markers = this.markerKeys();
+    while (!(await this.markersPresent(markers))) {
       if (gen !== this.generation || this.closed) return;
       this.state = 'rebuilding';
       const token = randomUUID();
       if ((await redis.set(this.lockKey, token, 'PX', this.opts.rebuildLockMs, 'NX')) === 'OK') {
-        this.log('route cache is empty: rebuilding it from MySQL');
+        this.log('route cache is empty (or a Cluster master lost its data): rebuilding it from MySQL');
         await this.rebuildAll();
-        await redis.set(this.markerKey, String(Date.now()));
+        // The slot map may have changed meanwhile: mark every master of the current one.
+        markers = this.markerKeys();
+        await Promise.all(markers.map((k) => redis.set(k, String(Date.now()))));
         if ((await redis.get(this.lockKey)) === token) await redis.del(this.lockKey);
         this.log('route cache rebuilt');
       } else {
         await new Promise((r) => setTimeout(r, this.opts.pollMs));
+        markers = this.markerKeys();
       }
     }
     await this.repair();
@@ -306,6 +330,7 @@ export class WriteThroughRouteStore implements RouteStore {
   close(): void {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.verifyTimer) clearInterval(this.verifyTimer);
     this.retryTimer = undefined;
     this.client.off('ready', this.onReady);
     this.client.off('close', this.onDown);
