@@ -48,8 +48,8 @@ export interface SelectEnginesOptions {
   log?: ((msg: string) => void) | undefined;
   /** Redis key prefix (default `taco:`). */
   keyPrefix?: string;
-  /** MySQL table prefix (default none). */
-  tablePrefix?: string;
+  /** MySQL table prefix (default: the URL's `?tablePrefix=`, else none). */
+  tablePrefix?: string | undefined;
   /** RabbitMQ queue name prefix (default none). */
   queuePrefix?: string;
   /** Apply pending schema migrations instead of failing when the schema is behind (default false). */
@@ -102,7 +102,11 @@ export async function selectEngines(opts: SelectEnginesOptions): Promise<Engines
   const queue = amqp.status === 'fulfilled' ? amqp.value : undefined;
   const describe: Record<string, string> = {};
   const redisName = opts.redisUrl ? maskUrl(opts.redisUrl) : 'embedded';
-  const mysqlName = opts.mysqlUrl ? maskUrl(opts.mysqlUrl) : 'embedded';
+  const mysqlName = !mysql
+    ? 'embedded'
+    : mysql.tablePrefix
+      ? `${maskUrl(mysql.url)} (tables ${mysql.tablePrefix}*)`
+      : maskUrl(mysql.url);
 
   let routes: RouteStore;
   const prefix = opts.keyPrefix;

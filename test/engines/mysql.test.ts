@@ -1,14 +1,15 @@
 // Messages and routes on MariaDB/MySQL, held to the engine contracts; schema migrations; the status rank.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { TacoError } from '../../src/core/errors.js';
 import { canTransition, MESSAGE_STATUSES } from '../../src/core/status.js';
 import { messageStoreContract, newMessageId, routeStoreContract } from '../../src/engines/contract/index.js';
-import { MysqlDb } from '../../src/engines/mysql/db.js';
+import { MysqlDb, resolveTablePrefix, splitMysqlUrl } from '../../src/engines/mysql/db.js';
 import { MysqlMessageStore } from '../../src/engines/mysql/message-store.js';
 import { assertSchemaCurrent, migrate, schemaVersion } from '../../src/engines/mysql/migrate.js';
 import { MysqlRouteStore } from '../../src/engines/mysql/route-store.js';
-import { LATEST_SCHEMA_VERSION } from '../../src/engines/mysql/schema.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/engines/mysql/schema.js';
 import { STATUS_RANK } from '../../src/engines/mysql/status-rank.js';
 import { runPrefix, service } from '../helpers/services.js';
 import { dropTables, freshDb } from './fixtures.js';
@@ -32,6 +33,20 @@ routeStoreContract(
   },
   { skip: mysql.skip },
 );
+
+test('released migrations never change what they create (the DDL text, whitespace aside, is pinned)', () => {
+  // A change to the schema is a new migration. If you only reformatted schema.ts, these stay the same.
+  const pinned: Record<number, string> = {
+    1: 'eca23e59a4443334',
+    2: '479bbfecb812453d',
+    3: '969c86dd76d84183',
+  };
+  for (const m of MIGRATIONS) {
+    const ddl = m.statements((n) => `\`${n}\``).map((x) => x.replace(/\s+/g, ' ').trim());
+    const digest = createHash('sha256').update(ddl.join(';\n')).digest('hex').slice(0, 16);
+    assert.equal(digest, pinned[m.version], `migration ${m.version} (${m.name}) changed`);
+  }
+});
 
 test('the SQL status rank agrees with canTransition on every pair', () => {
   for (const a of MESSAGE_STATUSES)
@@ -121,5 +136,28 @@ describe('schema migrations', { skip: mysql.skip }, () => {
       id,
     ]);
     assert.equal(hist.length, 0);
+  });
+});
+
+describe('table prefix in the URL', () => {
+  test('?tablePrefix= is split off before the driver sees the URL; other parameters stay', () => {
+    assert.deepEqual(splitMysqlUrl('mysql://u:p@h:3306/db?tablePrefix=taco_&connectionLimit=20'), {
+      url: 'mysql://u:p@h:3306/db?connectionLimit=20',
+      tablePrefix: 'taco_',
+    });
+    assert.deepEqual(splitMysqlUrl('mysql://h/db'), { url: 'mysql://h/db', tablePrefix: undefined });
+  });
+
+  test('given twice it must agree; a bad prefix is BAD_INPUT without the password', () => {
+    assert.equal(resolveTablePrefix('mysql://h/db?tablePrefix=a_', 'a_'), 'a_');
+    assert.equal(resolveTablePrefix('mysql://h/db', undefined), '');
+    assert.throws(
+      () => resolveTablePrefix('mysql://u:hunter2@h/db?tablePrefix=a_', 'b_'),
+      (e: TacoError) => e.code === 'BAD_INPUT' && /disagrees/.test(e.message) && !/hunter2/.test(e.message),
+    );
+    assert.throws(
+      () => resolveTablePrefix('mysql://h/db?tablePrefix=no-dashes', undefined),
+      (e: TacoError) => e.code === 'BAD_INPUT',
+    );
   });
 });

@@ -9,9 +9,12 @@ import { MemoryMessageStore } from '../../src/engines/embedded/message-store.js'
 import { MemoryQueue } from '../../src/engines/embedded/queue.js';
 import { MemoryRouteStore } from '../../src/engines/embedded/route-store.js';
 import { MysqlDb } from '../../src/engines/mysql/db.js';
+import { migrate } from '../../src/engines/mysql/migrate.js';
 import { connectRedis } from '../../src/engines/redis/client.js';
 import { WriteThroughRouteStore } from '../../src/engines/redis/write-through-route-store.js';
 import { selectEngines } from '../../src/engines/select.js';
+import { resolveServeConfig } from '../../src/server/config-file.js';
+import { selectServerEngines } from '../../src/server/engines.js';
 import { runPrefix, service } from '../helpers/services.js';
 import { deleteKeys, dropTables, quiet } from './fixtures.js';
 
@@ -58,6 +61,46 @@ describe('selectEngines', () => {
     assert.equal(maskUrl('mysql://u:p@h:1/db'), 'mysql://u:***@h:1/db');
     assert.equal(maskUrl('redis://:p@h:1'), 'redis://:***@h:1');
     assert.equal(maskUrl('amqp://h:5672'), 'amqp://h:5672');
+  });
+
+  test('taco serve wiring: the table prefix from TACO_MYSQL_PREFIX or the URL reaches every query', {
+    skip: mysql.skip,
+  }, async () => {
+    for (const how of ['env', 'url'] as const) {
+      const tablePrefix = runPrefix(`sv${how}`);
+      const db = await MysqlDb.connect(mysql.url!, { tablePrefix });
+      try {
+        await migrate(db);
+        const mysqlUrl = how === 'url' ? `${mysql.url!}?tablePrefix=${tablePrefix}` : mysql.url!;
+        const config = resolveServeConfig({ engines: { mysql: mysqlUrl } });
+        const env = how === 'env' ? { TACO_MYSQL_PREFIX: tablePrefix } : {};
+        const e = await selectServerEngines(config, quiet, env);
+        try {
+          assert.match(e.describe.messages!, new RegExp(`\\(tables ${tablePrefix}\\*\\)`));
+          const app = uniq('app');
+          await e.routes.put({ app, device: 'd', node: 1, ezone: 'sh', session: 's', updatedAt: 1 });
+          await e.messages.setConfig(app, 'ios', { a: 1 });
+          const routes = await db.query<unknown[]>(`SELECT * FROM ${db.t('routes')} WHERE app = ?`, [app]);
+          const configs = await db.query<unknown[]>(`SELECT * FROM ${db.t('app_configs')} WHERE app = ?`, [
+            app,
+          ]);
+          assert.equal(routes.length, 1, `${how}: the route is in ${tablePrefix}routes`);
+          assert.equal(configs.length, 1, `${how}: the config is in ${tablePrefix}app_configs`);
+        } finally {
+          await e.close();
+        }
+      } finally {
+        await dropTables(db);
+        await db.close();
+      }
+    }
+    // A schema migrated under one prefix is not current under another: the server refuses to start.
+    await assert.rejects(
+      selectServerEngines(resolveServeConfig({ engines: { mysql: mysql.url! } }), quiet, {
+        TACO_MYSQL_PREFIX: runPrefix('none'),
+      }),
+      (e: TacoError) => e.code === 'ENGINE_UNAVAILABLE' && /taco db migrate/.test(e.message),
+    );
   });
 
   test('all three URLs: production engines, schema checked, describe masks passwords', {

@@ -12,8 +12,11 @@ import { TacoError } from '../../core/errors.js';
 import { maskUrl, throwIfAborted, withDeadline } from '../deadline.js';
 
 export interface MysqlDbOptions {
-  /** Prefix of every table name (tests use a unique one per run). */
-  tablePrefix?: string;
+  /**
+   * Prefix of every table name (tests use a unique one per run). The URL may
+   * carry it too (`?tablePrefix=taco_`); given both ways, they must agree.
+   */
+  tablePrefix?: string | undefined;
   connectionLimit?: number;
   connectTimeoutMs?: number;
   /** Default deadline of one statement. */
@@ -29,6 +32,41 @@ export interface RunOptions {
 }
 
 const TABLE_PREFIX_RE = /^[A-Za-z0-9_]{0,32}$/;
+
+/** The URL parameter naming the table prefix (taken out before the URL reaches the driver). */
+export const TABLE_PREFIX_PARAM = 'tablePrefix';
+
+/**
+ * Splits Taco's own setting (`?tablePrefix=`) off a MySQL URL; the driver gets
+ * the rest (its pool options may stay in the query string). A URL that does
+ * not parse is returned as is, for the driver to refuse.
+ */
+export function splitMysqlUrl(url: string): { url: string; tablePrefix: string | undefined } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { url, tablePrefix: undefined };
+  }
+  if (!u.searchParams.has(TABLE_PREFIX_PARAM)) return { url, tablePrefix: undefined };
+  const tablePrefix = u.searchParams.get(TABLE_PREFIX_PARAM) ?? '';
+  u.searchParams.delete(TABLE_PREFIX_PARAM);
+  return { url: u.toString(), tablePrefix };
+}
+
+/** The table prefix from the options and/or the URL: BAD_INPUT if they disagree or it is not `[A-Za-z0-9_]{0,32}`. */
+export function resolveTablePrefix(url: string, explicit: string | undefined): string {
+  const fromUrl = splitMysqlUrl(url).tablePrefix;
+  if (explicit !== undefined && fromUrl !== undefined && explicit !== fromUrl)
+    throw new TacoError(
+      'BAD_INPUT',
+      `table prefix "${explicit}" disagrees with ?${TABLE_PREFIX_PARAM}=${fromUrl} in ${maskUrl(url)}: give it one way`,
+    );
+  const prefix = explicit ?? fromUrl ?? '';
+  if (!TABLE_PREFIX_RE.test(prefix))
+    throw new TacoError('BAD_INPUT', `table prefix "${prefix}" must match ${TABLE_PREFIX_RE}`);
+  return prefix;
+}
 
 /** Maps a driver error to a TacoError: SQL errors are INTERNAL, the rest (network, locks) ENGINE_UNAVAILABLE. */
 export function mysqlError(e: unknown, what: string): TacoError {
@@ -72,14 +110,12 @@ export class MysqlDb {
     readonly url: string,
     opts: MysqlDbOptions,
   ) {
-    this.tablePrefix = opts.tablePrefix ?? '';
-    if (!TABLE_PREFIX_RE.test(this.tablePrefix))
-      throw new TacoError('BAD_INPUT', `table prefix "${this.tablePrefix}" must match ${TABLE_PREFIX_RE}`);
+    this.tablePrefix = resolveTablePrefix(url, opts.tablePrefix);
     this.statementTimeoutMs = opts.statementTimeoutMs ?? 5_000;
     this.acquireTimeoutMs = opts.acquireTimeoutMs ?? 5_000;
     this.log = opts.log ?? (() => {});
     const common = {
-      uri: url,
+      uri: splitMysqlUrl(url).url,
       connectTimeout: opts.connectTimeoutMs ?? 5_000,
       supportBigNumbers: true,
       bigNumberStrings: true,
