@@ -48,27 +48,62 @@ export function sendError(res: ServerResponse, e: unknown): void {
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/**
+ * Reads a JSON body of at most MAX_BODY_BYTES. Chunks are collected with 'data' listeners (an async
+ * iterator per request showed in the profile at 5,000 pushes/s); a body over the limit is refused
+ * as soon as it is seen, and the rest of it is not buffered.
+ */
+function readJson(req: IncomingMessage): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
   if (!type.includes('application/json')) {
-    throw new TacoError('INVALID_ARGUMENT', 'Content-Type must be application/json');
+    return Promise.reject(new TacoError('INVALID_ARGUMENT', 'Content-Type must be application/json'));
   }
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_BODY_BYTES)
-    throw new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES)
-      throw new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new TacoError('INVALID_ARGUMENT', 'body is not valid JSON');
-  }
+    return Promise.reject(new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`));
+  return new Promise((resolve, reject) => {
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        cleanup();
+        reject(new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      if (first === undefined) first = chunk;
+      else (more ??= [first]).push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      const body = more ? Buffer.concat(more) : first;
+      try {
+        resolve(JSON.parse(body === undefined ? '' : body.toString('utf8')));
+      } catch {
+        reject(new TacoError('INVALID_ARGUMENT', 'body is not valid JSON'));
+      }
+    };
+    const onError = (e: Error) => {
+      cleanup();
+      reject(new TacoError('INVALID_ARGUMENT', `request body: ${e.message}`));
+    };
+    const onClose = () => {
+      if (req.complete) return;
+      cleanup();
+      reject(new TacoError('CANCELLED', 'client went away before the body was complete'));
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 export class HttpApi {
@@ -83,9 +118,12 @@ export class HttpApi {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://local');
-    const path = url.pathname;
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    // The common routes need only the path; a URL object is built for the routes that read the query.
+    const path = q < 0 ? raw : raw.slice(0, q);
     const method = req.method ?? 'GET';
+    if (method === 'POST' && path === '/v1/push') return this.push(req, res);
     if (method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (method === 'GET' && path === '/readyz') {
       return this.d.isReady()
@@ -98,14 +136,9 @@ export class HttpApi {
       res.end(text);
       return;
     }
-    if (this.d.extraRoutes && (await this.d.extraRoutes(req, res, url))) return;
+    if (this.d.extraRoutes && (await this.d.extraRoutes(req, res, new URL(raw, 'http://local')))) return;
     if (!path.startsWith('/v1/')) throw new TacoError('NOT_FOUND', `no route ${method} ${path}`);
     const app = await authenticateBusiness(req.headers.authorization, this.d.node.authCache);
-    if (method === 'POST' && path === '/v1/push') {
-      const body = parseSendRequest(await readJson(req));
-      const ids = await this.d.node.dispatcher.send(app, body);
-      return sendJson(res, 202, { ids });
-    }
     const msg = /^\/v1\/messages\/([^/]+)$/.exec(path);
     if (method === 'GET' && msg) return sendJson(res, 200, await getStatus(this.d.messages, app, msg[1]!));
     const cfg = /^\/v1\/config\/([^/]+)$/.exec(path);
@@ -129,6 +162,14 @@ export class HttpApi {
     }
     if (method === 'GET' && path === '/v1/upstream') return this.upstream(app, req, res);
     throw new TacoError('NOT_FOUND', `no route ${method} ${path}`);
+  }
+
+  /** `POST /v1/push`, the hot path: auth, body, validation, send; one promise chain. */
+  private async push(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const app = await authenticateBusiness(req.headers.authorization, this.d.node.authCache);
+    const body = parseSendRequest(await readJson(req));
+    const ids = await this.d.node.dispatcher.send(app, body);
+    sendJson(res, 202, { ids });
   }
 
   /** Server-sent events: upstream messages of the app, at least once (acked after the write). */

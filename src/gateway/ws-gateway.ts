@@ -119,7 +119,12 @@ export class WsGateway {
     const conn = new WsConnection(ws, this.opts);
     const session = this.gateway.open(conn);
     ws.on('message', (data, isBinary) => {
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      // ws hands a Buffer (binaryType 'nodebuffer', the default); Buffer.from(buffer) would copy it.
+      const buf = Buffer.isBuffer(data)
+        ? data
+        : Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.from(data as ArrayBuffer);
       if (isBinary) {
         this.gateway.protocolError(
           session,

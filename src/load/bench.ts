@@ -14,17 +14,23 @@
  * ClientFleet `taco load` uses (the real SDK). Nothing here is part of
  * `npm test`: a full run takes a few minutes.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TacoError } from '../core/errors.js';
-import { sleep } from './clock.js';
+import { monoMs, sleep } from './clock.js';
 import { ClientFleet } from './fleet.js';
 import { type LatencySummary, summarize } from './hist.js';
 import type { Progress } from './progress.js';
 import { pushPhase } from './push.js';
-import { REPO_ROOT, type ServerProcess, startServerProcess, startTacoServe } from './server-process.js';
+import {
+  procCpuSeconds,
+  REPO_ROOT,
+  type ServerProcess,
+  startServerProcess,
+  startTacoServe,
+} from './server-process.js';
 
 const REFERENCE = join(REPO_ROOT, 'bench', 'reference-server.mjs');
 const here = fileURLToPath(import.meta.url);
@@ -52,7 +58,7 @@ export interface BenchOptions {
   perProcess: number;
   /** Attempts in progress per load process while signing in. */
   maxConnecting: number;
-  /** Write a V8 CPU profile of every taco server process here. */
+  /** Write a V8 CPU profile of every server process here (DIR/reference, DIR/taco). */
   profileDir?: string | undefined;
   /** Which figures to run (default all). */
   only?: ('memory' | 'signin' | 'saturate' | 'latency')[] | undefined;
@@ -77,6 +83,9 @@ export interface SystemFigures {
   cpuUsPerPush: number | null;
   latency: LatencySummary | null;
   latencyDetail?: Record<string, unknown>;
+  /** CPU during the saturation window and the latency run, in cores. */
+  saturateCpu?: CpuShares;
+  latencyCpu?: CpuShares;
 }
 
 export interface BenchResult {
@@ -117,12 +126,13 @@ async function startSystem(
   ws: string;
   http?: string;
 }> {
-  const execArgv = o.profileDir && sys === 'taco' ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [];
+  const execArgv = o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.profileDir, sys)}`] : [];
   if (sys === 'reference') {
     const server = await startServerProcess<{ event: string; ws: number }>('bare-ws reference', {
       module: REFERENCE,
       args: [],
       ipc: true,
+      execArgv,
     });
     return { server, ws: `ws://127.0.0.1:${server.ready.ws}/v1/connect` };
   }
@@ -151,6 +161,51 @@ async function startSystem(
     ws: `ws://127.0.0.1:${server.ready.ws}/v1/connect`,
     http: `http://127.0.0.1:${server.ready.http}`,
   };
+}
+
+/** CPU used over a window, as a share of one core: the server, this process (the HTTP load driver) and the clients. */
+export interface CpuShares {
+  server: number;
+  driver: number;
+  clients: number;
+  /** Every process on the machine (from /proc/stat), in cores: the machine's other work included. */
+  machine: number;
+}
+
+function machineCpuSeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: everything but idle and iowait
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / 100;
+}
+
+function cpuMeter(server: ServerProcess<unknown>, fleet: ClientFleet): () => CpuShares {
+  const t0 = monoMs();
+  const pids = fleet.pids;
+  const clientsCpu = () => pids.reduce((a, pid) => a + safeCpu(pid), 0);
+  const s0 = server.cpuSeconds();
+  const d0 = process.cpuUsage();
+  const c0 = clientsCpu();
+  const m0 = machineCpuSeconds();
+  return () => {
+    const secs = (monoMs() - t0) / 1000;
+    const d = process.cpuUsage(d0);
+    const r = (x: number) => Math.round((x / secs) * 100) / 100;
+    return {
+      server: r(server.cpuSeconds() - s0),
+      driver: r((d.user + d.system) / 1e6),
+      clients: r(clientsCpu() - c0),
+      machine: r(machineCpuSeconds() - m0),
+    };
+  };
+}
+
+function safeCpu(pid: number): number {
+  try {
+    return procCpuSeconds(pid);
+  } catch {
+    return 0;
+  }
 }
 
 function fleetFor(ws: string, clients: number, o: BenchOptions, prefix: string) {
@@ -225,6 +280,7 @@ async function saturate(sys: Sys, o: BenchOptions, p: Progress, f: SystemFigures
     try {
       await signInAll(fleet, o.pushClients);
       p.line(`${sys}: saturating with ${o.window} unACKed pushes for ${o.saturateMs / 1000} s`);
+      const cpu = cpuMeter(server, fleet);
       const r = await ask<{ acksPerSec: number; cpuUsPerAck: number }>(
         server,
         {
@@ -238,6 +294,7 @@ async function saturate(sys: Sys, o: BenchOptions, p: Progress, f: SystemFigures
         },
         o.saturateMs + 60_000,
       );
+      f.saturateCpu = cpu();
       f.pushAcksPerSec = r.acksPerSec;
       f.cpuUsPerPush = r.cpuUsPerAck;
     } finally {
@@ -261,14 +318,17 @@ async function latency(sys: Sys, o: BenchOptions, p: Progress, f: SystemFigures)
         await ask(server, { type: 'rate', perSec: o.latencyRate, durationMs: 2_000 }, 60_000); // warm-up
         await sleep(500);
         await fleet.resetLatency();
+        const cpu = cpuMeter(server, fleet);
         await ask(
           server,
           { type: 'rate', perSec: o.latencyRate, durationMs: o.latencyMs },
           o.latencyMs + 60_000,
         );
+        f.latencyCpu = cpu();
         await sleep(1_000);
         f.latency = summarize(fleet.e2e);
       } else {
+        const cpu = cpuMeter(server, fleet);
         const r = await pushPhase(
           fleet,
           {
@@ -292,6 +352,7 @@ async function latency(sys: Sys, o: BenchOptions, p: Progress, f: SystemFigures)
           },
           { line: (t) => p.line(`taco: ${t}`), done: () => {} },
         );
+        f.latencyCpu = cpu();
         f.latency = r.latency;
         f.latencyDetail = {
           accepted: r.counts.accepted,
@@ -354,6 +415,16 @@ export function benchRows(ref: SystemFigures, taco: SystemFigures): BenchRow[] {
     target: '',
     met: null,
   });
+  const shares = (c: CpuShares | undefined) =>
+    c ? `${c.server} / ${c.clients} / ${c.driver} / ${c.machine}` : '–';
+  rows.push({
+    figure: 'cores at saturation: server / clients / driver / machine',
+    reference: shares(ref.saturateCpu),
+    taco: shares(taco.saturateCpu),
+    ratio: null,
+    target: '',
+    met: null,
+  });
   const p50 = ratio(taco.latency?.p50, ref.latency?.p50);
   rows.push({
     figure: 'p50 latency at 5,000 pushes/s',
@@ -371,6 +442,14 @@ export function benchRows(ref: SystemFigures, taco: SystemFigures): BenchRow[] {
     ratio: p99,
     target: 'taco ≤ 50 ms',
     met: taco.latency?.p99 == null ? null : taco.latency.p99 <= 50,
+  });
+  rows.push({
+    figure: 'cores at 5,000/s: server / clients / driver / machine',
+    reference: shares(ref.latencyCpu),
+    taco: shares(taco.latencyCpu),
+    ratio: null,
+    target: '',
+    met: null,
   });
   return rows;
 }

@@ -160,6 +160,11 @@ export class ClientFleet {
     return this.members.length;
   }
 
+  /** Process ids of the live client processes (for CPU accounting). */
+  get pids(): number[] {
+    return this.members.filter((m) => !m.exited && m.child.pid !== undefined).map((m) => m.child.pid!);
+  }
+
   /** Fails with the child's error if a client process died. */
   check(): void {
     if (this.fatal) throw new TacoError('INTERNAL', this.fatal);

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Summarises a V8 .cpuprofile (from `npm run bench -- --profile DIR`): self time by function
+// and by file, the top N of each. Usage: node bench/profile-summary.mjs FILE.cpuprofile [N]
+import { readFileSync } from 'node:fs';
+
+const [file, nArg] = process.argv.slice(2);
+if (!file) {
+  console.error('usage: node bench/profile-summary.mjs FILE.cpuprofile [N]');
+  process.exit(2);
+}
+const n = Number(nArg ?? 30);
+const p = JSON.parse(readFileSync(file, 'utf8'));
+const byId = new Map(p.nodes.map((x) => [x.id, x]));
+const self = new Map();
+for (const id of p.samples) self.set(id, (self.get(id) ?? 0) + 1);
+const total = p.samples.length;
+const fn = new Map();
+const files = new Map();
+for (const [id, c] of self) {
+  const node = byId.get(id);
+  const cf = node.callFrame;
+  const where = cf.url ? `${cf.url.split('/').slice(-2).join('/')}:${cf.lineNumber + 1}` : '';
+  const k = `${cf.functionName || '(anon)'} ${where}`;
+  fn.set(k, (fn.get(k) ?? 0) + c);
+  const f = cf.url ? cf.url.split('/').slice(-2).join('/') : cf.functionName;
+  files.set(f, (files.get(f) ?? 0) + c);
+}
+const top = (m) =>
+  [...m.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, c]) => `${((c / total) * 100).toFixed(1).padStart(5)}%  ${k}`)
+    .join('\n');
+console.log(
+  `${total} samples, ${((p.endTime - p.startTime) / 1e6).toFixed(1)} s\n\nby function (self):\n${top(fn)}\n\nby file (self):\n${top(files)}`,
+);
