@@ -111,59 +111,69 @@ export class Dispatcher {
         return stored;
       }
     }
-    await Promise.all(
-      planned.map(async (t) => {
-        const rec: MessageRecord = {
-          id: t.id,
-          app,
-          device: t.device,
-          kind: req.kind,
-          title: req.title,
-          body: req.body,
-          data: req.data,
-          priority: req.priority,
-          createdAt: now,
-          expiresAt: now + ttlSec * 1000,
-          status: 'accepted',
-          channel: null,
-          history: [{ status: 'accepted', at: now }],
-        };
-        const job: PushJob = {
-          id: t.id,
-          app,
-          device: t.device,
-          priority: req.priority,
-          expiresAt: rec.expiresAt,
-          attempt: 0,
-        };
-        const queue = pushQueueOf(app, cfg.dispatch.dedicatedApps);
-        // A push is processed in its shard's ezone: hand it over when that is another one.
-        const home = this.d.shardHome?.(t.shard);
-        if (home !== undefined && home !== this.d.ezone && this.d.handoff) {
-          try {
-            await this.d.handoff(home, rec, job, queue, PRIORITY_LEVEL[req.priority]);
-            this.d.telemetry.count('push.accepted');
-            this.d.telemetry.count('push.handed_off');
-            return;
-          } catch {
-            // The link is down: processing it here beats refusing it (its ACK still finds it here).
-            this.d.telemetry.count('push.handoff_failed');
-          }
-        }
-        await messages.create(rec);
-        this.d.telemetry.count('push.accepted');
-        // `queued` is recorded before the publish: a consumer on another node may record
-        // `sent` as soon as the job is in the broker, and history must stay in order.
-        await messages.transition(t.id, 'queued', clock.now());
-        try {
-          await this.d.queue.publish(queue, job, { priority: PRIORITY_LEVEL[req.priority] });
-        } catch (e) {
-          await messages.transition(t.id, 'failed', clock.now()).catch(() => {});
-          throw e;
-        }
-      }),
-    );
+    // One target is the common case: no array of promises for it.
+    if (planned.length === 1) await this.acceptOne(app, req, planned[0]!, now, ttlSec);
+    else await Promise.all(planned.map((t) => this.acceptOne(app, req, t, now, ttlSec)));
     return planned.map((p) => p.id);
+  }
+
+  /** Records one target's message and queues its job (or hands it to its shard's ezone). */
+  private async acceptOne(
+    app: string,
+    req: SendRequest,
+    t: { device: string; shard: number; id: string },
+    now: number,
+    ttlSec: number,
+  ): Promise<void> {
+    const { clock, messages, cfg } = this.d;
+    const rec: MessageRecord = {
+      id: t.id,
+      app,
+      device: t.device,
+      kind: req.kind,
+      title: req.title,
+      body: req.body,
+      data: req.data,
+      priority: req.priority,
+      createdAt: now,
+      expiresAt: now + ttlSec * 1000,
+      status: 'accepted',
+      channel: null,
+      history: [{ status: 'accepted', at: now }],
+    };
+    const job: PushJob = {
+      id: t.id,
+      app,
+      device: t.device,
+      priority: req.priority,
+      expiresAt: rec.expiresAt,
+      attempt: 0,
+    };
+    const queue = pushQueueOf(app, cfg.dispatch.dedicatedApps);
+    // A push is processed in its shard's ezone: hand it over when that is another one.
+    const home = this.d.shardHome?.(t.shard);
+    if (home !== undefined && home !== this.d.ezone && this.d.handoff) {
+      try {
+        await this.d.handoff(home, rec, job, queue, PRIORITY_LEVEL[req.priority]);
+        this.d.telemetry.count('push.accepted');
+        this.d.telemetry.count('push.handed_off');
+        return;
+      } catch {
+        // The link is down: processing it here beats refusing it (its ACK still finds it here).
+        this.d.telemetry.count('push.handoff_failed');
+      }
+    }
+    await messages.create(rec);
+    this.d.telemetry.count('push.accepted');
+    // `queued` is recorded before the publish: a consumer on another node may record
+    // `sent` as soon as the job is in the broker, and history must stay in order.
+    await messages.transition(t.id, 'queued', clock.now());
+    try {
+      await this.d.queue.publish(queue, job, { priority: PRIORITY_LEVEL[req.priority] });
+    } catch (e) {
+      await messages.transition(t.id, 'failed', clock.now()).catch(() => {});
+      throw e;
+    }
   }
 
   /**
@@ -240,6 +250,17 @@ export class Dispatcher {
         .then((r) => ({ device, shard: shardOf({ device, user: r?.user ?? user, loc: r?.loc }, shards) }));
     const to = req.to;
     if ('devices' in to) {
+      if (to.devices.length === 1) {
+        // The common case, without a set and an array of promises.
+        const device = to.devices[0]!;
+        let r: Route | undefined;
+        try {
+          r = await this.d.routes.get(app, device);
+        } catch {
+          r = undefined;
+        }
+        return [{ device, shard: shardOf({ device, user: r?.user, loc: r?.loc }, shards) }];
+      }
       return Promise.all([...new Set(to.devices)].map((device) => withShard(device)));
     }
     if ('users' in to) {

@@ -4,6 +4,7 @@
  * (ws in production, the simulated network in `taco sim`) call `open`, `text`
  * or `frame`, and `gone`; the core answers through the ClientConnection port.
  */
+import { AppDeviceMap } from './app-device-map.js';
 import type { Authenticator } from './auth.js';
 import type { Scheduler, TimerHandle } from './clock.js';
 import type { CoreConfig } from './config.js';
@@ -51,9 +52,6 @@ export class Session implements WheelEntry {
   /** When the reaper is disabled (drill variant) an expired session lingers here. */
   leaked = false;
   constructor(readonly conn: ClientConnection) {}
-  get key(): string {
-    return `${this.app}\u0000${this.device}`;
-  }
 }
 
 /** What the gateway calls on the rest of the node (wired by node.ts). */
@@ -75,7 +73,7 @@ export interface GatewayIdentity {
 
 export class GatewayCore {
   private readonly wheel: TimingWheel<Session>;
-  private readonly byDevice = new Map<string, Session>();
+  private readonly byDevice = new AppDeviceMap<Session>();
   private readonly admission: TokenBucket;
   private readonly tick: TimerHandle;
   private readonly routeRetry = new Set<Session>();
@@ -281,7 +279,7 @@ export class GatewayCore {
   }
 
   private admit(s: Session, hello: HelloFrame): void {
-    const old = this.byDevice.get(s.key);
+    const old = this.byDevice.get(s.app, s.device);
     if (old && old !== s) {
       this.telemetry.count('session.replaced');
       old.conn.send({
@@ -294,7 +292,7 @@ export class GatewayCore {
     const now = this.clock.now();
     s.state = 'open';
     s.id = `${this.id.node}.${++this.sessionSeq}`;
-    this.byDevice.set(s.key, s);
+    this.byDevice.set(s.app, s.device, s);
     this.open_++;
     this.wheel.touch(s, now + this.reapAfterMs);
     this.telemetry.count('signin.ok');
@@ -358,14 +356,14 @@ export class GatewayCore {
 
   /** Sends a push to a session on this node. Returns false when the session is not here any more. */
   deliver(app: string, device: string, session: string | undefined, frame: PushFrame): boolean {
-    const s = this.byDevice.get(`${app}\u0000${device}`);
+    const s = this.byDevice.get(app, device);
     if (s?.state !== 'open' || s.halfOpen || (session !== undefined && s.id !== session)) return false;
     s.conn.send(frame);
     return true;
   }
 
   sessionOf(app: string, device: string): Session | undefined {
-    const s = this.byDevice.get(`${app}\u0000${device}`);
+    const s = this.byDevice.get(app, device);
     return s && s.state === 'open' ? s : undefined;
   }
 
@@ -396,8 +394,8 @@ export class GatewayCore {
     this.routeRetry.delete(s);
     if (wasOpen) {
       this.open_--;
-      if (this.byDevice.get(s.key) === s) {
-        this.byDevice.delete(s.key);
+      if (this.byDevice.get(s.app, s.device) === s) {
+        this.byDevice.delete(s.app, s.device);
         this.routes.remove(s.app, s.device, s.id).catch(() => this.telemetry.count('route.remove_failed'));
       }
     }

@@ -16,20 +16,30 @@ const FULL_DRAIN_MS = 16;
 const MICROTASK_TURNS = 12;
 const MASK = RING - 1;
 
-interface ClosureEvent {
-  fn: () => void;
-  cancelled: boolean;
-  periodMs: number;
-  at: number;
+/** A timer is its own handle: one allocation per setTimeout (the dispatcher arms one per push). */
+class ClosureEvent implements TimerHandle {
+  cancelled = false;
+  at = 0;
+  constructor(
+    readonly fn: () => void,
+    readonly periodMs: number,
+  ) {}
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
+/**
+ * One millisecond's events. The arrays keep their capacity between laps of the
+ * ring (counts mark the used part): truncating them every millisecond made V8
+ * reallocate their storage on the next event.
+ */
 class Bucket {
-  closures: ClosureEvent[] = [];
+  closures: (ClosureEvent | undefined)[] = [];
+  closureCount = 0;
   kinds: number[] = [];
   targets: number[] = [];
-  get empty(): boolean {
-    return this.closures.length === 0 && this.kinds.length === 0;
-  }
+  typedCount = 0;
 }
 
 /** Overflow: binary heap ordered by (time, insertion). */
@@ -112,31 +122,23 @@ export class VirtualScheduler implements Scheduler {
     const b = this.ring[t & MASK]!;
     if (ev) {
       ev.at = t;
-      b.closures.push(ev);
+      b.closures[b.closureCount++] = ev;
     } else {
-      b.kinds.push(kind);
-      b.targets.push(target);
+      b.kinds[b.typedCount] = kind;
+      b.targets[b.typedCount++] = target;
     }
   }
 
   setTimeout(fn: () => void, delayMs: number): TimerHandle {
-    const ev: ClosureEvent = { fn, cancelled: false, periodMs: 0, at: 0 };
+    const ev = new ClosureEvent(fn, 0);
     this.place(this.nowMs + Math.max(0, delayMs), ev, 0, 0);
-    return {
-      cancel: () => {
-        ev.cancelled = true;
-      },
-    };
+    return ev;
   }
 
   setInterval(fn: () => void, periodMs: number): TimerHandle {
-    const ev: ClosureEvent = { fn, cancelled: false, periodMs: Math.max(1, periodMs), at: 0 };
+    const ev = new ClosureEvent(fn, Math.max(1, periodMs));
     this.place(this.nowMs + ev.periodMs, ev, 0, 0);
-    return {
-      cancel: () => {
-        ev.cancelled = true;
-      },
-    };
+    return ev;
   }
 
   /** Schedules a typed event (no allocation). `kind` and `target` are small integers. */
@@ -152,8 +154,8 @@ export class VirtualScheduler implements Scheduler {
     let ki = 0;
     const typed = this.onTyped;
     // Interleave by list, not by insertion: typed events first, then closures, repeated until both are empty.
-    while (ki < b.kinds.length || ci < b.closures.length) {
-      while (ki < b.kinds.length) {
+    while (ki < b.typedCount || ci < b.closureCount) {
+      while (ki < b.typedCount) {
         const kind = b.kinds[ki]!;
         const target = b.targets[ki]!;
         ki++;
@@ -161,8 +163,9 @@ export class VirtualScheduler implements Scheduler {
         n++;
         typed?.(kind, target);
       }
-      while (ci < b.closures.length) {
-        const ev = b.closures[ci++]!;
+      while (ci < b.closureCount) {
+        const ev = b.closures[ci]!;
+        b.closures[ci++] = undefined; // a run timer must not stay reachable until the next lap
         this.pendingCount--;
         if (ev.cancelled) continue;
         n++;
@@ -170,9 +173,8 @@ export class VirtualScheduler implements Scheduler {
         ev.fn();
       }
     }
-    b.kinds.length = 0;
-    b.targets.length = 0;
-    b.closures.length = 0;
+    b.typedCount = 0;
+    b.closureCount = 0;
     this.executed += n;
     return n;
   }

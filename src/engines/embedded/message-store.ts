@@ -3,11 +3,14 @@
  * messages are kept for `retentionMs` and then dropped, so memory stays
  * bounded on a long-running `taco serve` (and in a 1.6M-client simulation).
  */
+import { AppDeviceMap } from '../../core/app-device-map.js';
 import type { MessageRecord, MessageStore } from '../../core/ports.js';
 import type { ThirdPartyChannelName } from '../../core/protocol.js';
 import { canTransition, isSettled, type MessageStatus } from '../../core/status.js';
 
 const key = (app: string, device: string) => `${app}\u0000${device}`;
+/** The one history of every record when history is off: never written (transitionSync checks keepHistory). */
+const NO_HISTORY = Object.freeze([]) as unknown as MessageRecord['history'];
 
 /** Min-heap of (time, id) used for expiry and retention. */
 class TimeHeap {
@@ -71,7 +74,8 @@ export interface MemoryMessageStoreOptions {
 
 export class MemoryMessageStore implements MessageStore {
   private readonly messages = new Map<string, MessageRecord>();
-  private readonly pendingByDevice = new Map<string, Set<string>>();
+  /** Unsettled message ids per device: one id as a plain string (the common case), more in a set. */
+  private readonly pendingByDevice = new AppDeviceMap<string | Set<string>>();
   private readonly expiry = new TimeHeap();
   private readonly retention = new TimeHeap();
   private readonly idempotency = new Map<string, { ids: string[]; at: number }>();
@@ -95,13 +99,28 @@ export class MemoryMessageStore implements MessageStore {
 
   createSync(msg: MessageRecord): void {
     if (this.messages.has(msg.id)) return;
-    const rec = { ...msg, history: this.opts.keepHistory ? [...msg.history] : [] };
+    // A field-by-field copy (no spread): the caller keeps its object, the store owns this one.
+    const rec: MessageRecord = {
+      id: msg.id,
+      app: msg.app,
+      device: msg.device,
+      kind: msg.kind,
+      priority: msg.priority,
+      createdAt: msg.createdAt,
+      expiresAt: msg.expiresAt,
+      status: msg.status,
+      channel: msg.channel,
+      history: this.opts.keepHistory ? [...msg.history] : NO_HISTORY,
+    };
+    if (msg.title !== undefined) rec.title = msg.title;
+    if (msg.body !== undefined) rec.body = msg.body;
+    if (msg.data !== undefined) rec.data = msg.data;
     this.messages.set(msg.id, rec);
     if (!isSettled(rec.status)) {
-      const k = key(rec.app, rec.device);
-      let set = this.pendingByDevice.get(k);
-      if (!set) this.pendingByDevice.set(k, (set = new Set()));
-      set.add(rec.id);
+      const cur = this.pendingByDevice.get(rec.app, rec.device);
+      if (cur === undefined) this.pendingByDevice.set(rec.app, rec.device, rec.id);
+      else if (typeof cur === 'string') this.pendingByDevice.set(rec.app, rec.device, new Set([cur, rec.id]));
+      else cur.add(rec.id);
       this.expiry.push(rec.expiresAt, rec.id);
     }
   }
@@ -142,12 +161,14 @@ export class MemoryMessageStore implements MessageStore {
   }
 
   private unpend(rec: MessageRecord) {
-    const k = key(rec.app, rec.device);
-    const set = this.pendingByDevice.get(k);
-    if (set) {
-      set.delete(rec.id);
-      if (set.size === 0) this.pendingByDevice.delete(k);
+    const cur = this.pendingByDevice.get(rec.app, rec.device);
+    if (cur === undefined) return;
+    if (typeof cur === 'string') {
+      if (cur === rec.id) this.pendingByDevice.delete(rec.app, rec.device);
+      return;
     }
+    cur.delete(rec.id);
+    if (cur.size === 0) this.pendingByDevice.delete(rec.app, rec.device);
   }
 
   async get(id: string): Promise<MessageRecord | undefined> {
@@ -155,10 +176,10 @@ export class MemoryMessageStore implements MessageStore {
   }
 
   async pendingFor(app: string, device: string, now: number, limit: number): Promise<MessageRecord[]> {
-    const set = this.pendingByDevice.get(key(app, device));
-    if (!set) return [];
+    const cur = this.pendingByDevice.get(app, device);
+    if (cur === undefined) return [];
     const out: MessageRecord[] = [];
-    for (const id of set) {
+    for (const id of typeof cur === 'string' ? [cur] : cur) {
       const rec = this.messages.get(id);
       if (rec && rec.expiresAt > now) out.push(rec);
       if (out.length >= limit) break;
@@ -204,8 +225,8 @@ export class MemoryMessageStore implements MessageStore {
   }
 
   *unsettled(): Generator<MessageRecord> {
-    for (const ids of this.pendingByDevice.values()) {
-      for (const id of ids) {
+    for (const cur of this.pendingByDevice.values()) {
+      for (const id of typeof cur === 'string' ? [cur] : cur) {
         const rec = this.messages.get(id);
         if (rec) yield rec;
       }

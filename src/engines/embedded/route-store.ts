@@ -1,7 +1,6 @@
 /** In-process route store: the embedded twin of the Redis route store. */
+import { AppDeviceMap } from '../../core/app-device-map.js';
 import type { Route, RouteStore } from '../../core/ports.js';
-
-const key = (app: string, device: string) => `${app}\u0000${device}`;
 
 /** Last writer wins by (updatedAt, ezone), shared by every route store twin and the replicator. */
 export function isNewerRoute(
@@ -12,8 +11,9 @@ export function isNewerRoute(
 }
 
 export class MemoryRouteStore implements RouteStore {
-  private readonly routes = new Map<string, Route>();
-  private readonly users = new Map<string, Set<string>>();
+  private readonly routes = new AppDeviceMap<Route>();
+  /** app → user → devices. */
+  private readonly users = new AppDeviceMap<Set<string>>();
   private readonly apps = new Map<string, Set<string>>();
 
   async put(route: Route): Promise<void> {
@@ -22,15 +22,13 @@ export class MemoryRouteStore implements RouteStore {
 
   /** Synchronous form for in-process callers (replicator, simulator). Returns whether it applied. */
   putSync(route: Route): boolean {
-    const k = key(route.app, route.device);
-    const cur = this.routes.get(k);
+    const cur = this.routes.get(route.app, route.device);
     if (cur && !isNewerRoute(route, cur)) return false;
     // Callers hand over a fresh object and never mutate it (contract); no defensive copy on the hot path.
-    this.routes.set(k, route);
+    this.routes.set(route.app, route.device, route);
     if (route.user) {
-      const uk = key(route.app, route.user);
-      let set = this.users.get(uk);
-      if (!set) this.users.set(uk, (set = new Set()));
+      let set = this.users.get(route.app, route.user);
+      if (!set) this.users.set(route.app, route.user, (set = new Set()));
       set.add(route.device);
     }
     let devs = this.apps.get(route.app);
@@ -40,16 +38,15 @@ export class MemoryRouteStore implements RouteStore {
   }
 
   async remove(app: string, device: string, session: string): Promise<void> {
-    const k = key(app, device);
-    if (this.routes.get(k)?.session === session) this.routes.delete(k);
+    if (this.routes.get(app, device)?.session === session) this.routes.delete(app, device);
   }
 
   async get(app: string, device: string): Promise<Route | undefined> {
-    return this.routes.get(key(app, device));
+    return this.routes.get(app, device);
   }
 
   async devicesOfUser(app: string, user: string): Promise<string[]> {
-    return [...(this.users.get(key(app, user)) ?? [])];
+    return [...(this.users.get(app, user) ?? [])];
   }
 
   async devicesOfApp(app: string): Promise<string[]> {

@@ -27,14 +27,16 @@ export function withOutage<T extends object>(impl: T, sw: OutageSwitch): T {
   const wrapper = Object.create(impl) as Record<string, unknown>;
   for (const name of methodNames(impl)) {
     const fn = (impl as Record<string, (...a: unknown[]) => unknown>)[name]!;
-    wrapper[name] = function (this: unknown, ...args: unknown[]) {
+    // Fixed arity (no rest array per call): port methods take at most five arguments, and an
+    // explicit `undefined` means the same to them as a missing one.
+    wrapper[name] = (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) => {
       if (sw.down) {
         sw.refused++;
         return Promise.reject(
           new TacoError('ENGINE_UNAVAILABLE', `${sw.name} unreachable (simulated outage)`),
         );
       }
-      return fn.apply(impl, args);
+      return fn.call(impl, a, b, c, d, e);
     };
   }
   return wrapper as T;
