@@ -13,7 +13,7 @@
  */
 import type { Scheduler } from './clock.js';
 import { TacoError } from './errors.js';
-import { decodeMsgId } from './msgid.js';
+import { decodeMsgId, isMsgIdSyntax } from './msgid.js';
 import type { MessageStore, PeerRpc, Telemetry } from './ports.js';
 import type { AckStatus } from './protocol.js';
 import type { ShardMapState, ShardMapView } from './shard-map.js';
@@ -60,6 +60,12 @@ export class AckRouter {
   /** An ACK from a device signed in on this node. */
   async onAck(app: string, device: string, id: string, status: AckStatus): Promise<void> {
     const { d } = this;
+    if (!isMsgIdSyntax(id)) {
+      d.telemetry.count('ack.unknown');
+      return;
+    }
+    // The record is here: this is its home, whatever the map says now.
+    if (await d.messages.get(id)) return d.applyLocal(app, device, id, status);
     let shard: number;
     try {
       shard = decodeMsgId(id).shard;
@@ -67,8 +73,6 @@ export class AckRouter {
       d.telemetry.count('ack.unknown');
       return;
     }
-    // The record is here: this is its home, whatever the map says now.
-    if (await d.messages.get(id)) return d.applyLocal(app, device, id, status);
     const targets = ackTargets(d.view.current, shard, d.ezone);
     const until = d.clock.now() + d.deadlineMs;
     for (const ezone of targets) {

@@ -100,7 +100,7 @@ export class Dispatcher {
     const now = clock.now();
     const ttlSec = Math.min(req.ttl ?? cfg.dispatch.defaultTtlSec, cfg.dispatch.maxTtlSec);
     const targets = await this.resolveTargets(app, req);
-    const planned = targets.map((t) => ({ ...t, id: this.d.ids.next(t.shard) }));
+    const planned = targets.map((t) => ({ device: t.device, shard: t.shard, id: this.d.ids.next(t.shard) }));
     if (req.idempotencyKey) {
       const ids = planned.map((p) => p.id);
       const stored = await messages.rememberIdempotency(app, req.idempotencyKey, ids, now);

@@ -37,8 +37,15 @@ export function encodeMsgId(p: MsgIdParts): string {
 
 const U64_MAX = (1n << 64n) - 1n;
 
+const DECIMAL_U64_SYNTAX = /^[0-9]{1,20}$/;
+
+/** Whether `id` is written like a message id (decimal, at most 20 digits): a cheap check before a store lookup. */
+export function isMsgIdSyntax(id: unknown): id is string {
+  return typeof id === 'string' && DECIMAL_U64_SYNTAX.test(id);
+}
+
 export function decodeMsgId(id: string): MsgIdParts {
-  if (typeof id !== 'string' || !/^[0-9]{1,20}$/.test(id)) {
+  if (!isMsgIdSyntax(id)) {
     throw new TacoError(
       'BAD_INPUT',
       `message id must be a decimal unsigned 64-bit integer, got ${JSON.stringify(id)}`,

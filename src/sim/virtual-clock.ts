@@ -16,16 +16,21 @@ const FULL_DRAIN_MS = 16;
 const MICROTASK_TURNS = 12;
 const MASK = RING - 1;
 
+const noop = () => {};
+
 /** A timer is its own handle: one allocation per setTimeout (the dispatcher arms one per push). */
 class ClosureEvent implements TimerHandle {
   cancelled = false;
   at = 0;
   constructor(
-    readonly fn: () => void,
+    public fn: () => void,
     readonly periodMs: number,
   ) {}
   cancel(): void {
     this.cancelled = true;
+    // A cancelled timer waits in its bucket until its time (an ACK timer: 30 s); what its closure
+    // holds (the message, the session) must not wait with it.
+    this.fn = noop;
   }
 }
 

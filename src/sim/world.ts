@@ -79,14 +79,34 @@ export interface WorldSpec {
   stormAttemptsPerSec: number;
 }
 
+/**
+ * Device ids `d<client>`, one string per client for the whole run: the sign-in, the route, the
+ * session and every push to the device share it, so the core's maps compare keys by identity.
+ */
+class DeviceIds {
+  private readonly ids: (string | undefined)[];
+  constructor(count: number) {
+    this.ids = new Array(count);
+  }
+  of(client: number): string {
+    let id = this.ids[client];
+    if (id === undefined) this.ids[client] = id = `d${client}`;
+    return id;
+  }
+}
+
 /** Sim tokens are `sim:<client>`; the claims are validated by the core's own rules, the HMAC is not computed. */
-const simTokenCodec: TokenCodec = {
-  parse(token: string): ParsedToken {
-    if (!token.startsWith('sim:')) throw new TacoError('TOKEN_INVALID', 'not a simulator token');
-    const claims = validateClaims({ app: SIM_APP.id, dev: `d${token.slice(4)}`, exp: 4_102_444_800 });
-    return { claims, verify: (secret) => secret === SIM_APP.secret };
-  },
-};
+function simTokenCodec(devices: DeviceIds, count: number): TokenCodec {
+  return {
+    parse(token: string): ParsedToken {
+      const client = token.startsWith('sim:') ? Number(token.slice(4)) : Number.NaN;
+      if (!Number.isInteger(client) || client < 0 || client >= count)
+        throw new TacoError('TOKEN_INVALID', 'not a simulator token');
+      const claims = validateClaims({ app: SIM_APP.id, dev: devices.of(client), exp: 4_102_444_800 });
+      return { claims, verify: (secret) => secret === SIM_APP.secret };
+    },
+  };
+}
 
 class NodeTelemetry implements Telemetry {
   private readonly tags: Record<string, string>;
@@ -134,6 +154,7 @@ export class World {
   readonly shardMaps = new MemoryShardMapStore();
   readonly shardView: ShardMapView;
   private readonly ezoneNames: string[];
+  private readonly deviceIds: DeviceIds;
   private attemptsThisSecond = 0;
   private authLoads = 0;
   private accepted = 0;
@@ -149,6 +170,7 @@ export class World {
     private readonly rec: SimRecorder,
   ) {
     this.cfg = coreConfig(spec.core);
+    this.deviceIds = new DeviceIds(spec.clients.count);
     if (spec.ezones.reduce((n, e) => n + e.gateways, 0) > 255) {
       throw new TacoError('BAD_INPUT', 'at most 255 gateways in a simulation (node ids are 8 bits)');
     }
@@ -187,6 +209,7 @@ export class World {
     const routes = withOutage(this.routes, this.switches['route-store']);
     const messages = withOutage(this.messages, this.switches['message-store']);
     const apps = new StaticAppDirectory([SIM_APP]);
+    const tokens = simTokenCodec(this.deviceIds, spec.clients.count);
 
     const byEzone = new Map<string, SimNodeHandle[]>();
     for (const ez of spec.ezones) {
@@ -206,7 +229,7 @@ export class World {
           clock: this.clock,
           random: new SeededRandom((spec.seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0),
           apps,
-          tokens: simTokenCodec,
+          tokens,
           routes,
           messages,
           queue: this.queue,
@@ -298,7 +321,7 @@ export class World {
     this.trafficCarry -= n;
     for (let i = 0; i < n; i++) {
       const c = Math.floor(this.random.next() * this.spec.clients.count);
-      const device = `d${c}`;
+      const device = this.deviceIds.of(c);
       const region = this.ezoneNames[this.clients.region[c]!]!;
       const home = this.net.dns.get(region) ?? region;
       const node = this.pickLiveNode(home);
