@@ -14,7 +14,7 @@
 import type { Scheduler } from './clock.js';
 import { TacoError } from './errors.js';
 import { decodeMsgId, isMsgIdSyntax } from './msgid.js';
-import type { MessageStore, PeerRpc, Telemetry } from './ports.js';
+import type { MessageRecord, MessageStore, PeerRpc, Telemetry } from './ports.js';
 import type { AckStatus } from './protocol.js';
 import type { ShardMapState, ShardMapView } from './shard-map.js';
 
@@ -34,8 +34,8 @@ export interface AckRouterDeps {
   view: ShardMapView;
   clock: Scheduler;
   telemetry: Telemetry;
-  /** Applies an ACK to a message this ezone holds (Dispatcher.onAck). */
-  applyLocal(app: string, device: string, id: string, status: AckStatus): Promise<void>;
+  /** Applies an ACK to a message this ezone holds (Dispatcher.onAck); `rec` is the record just read, if any. */
+  applyLocal(app: string, device: string, id: string, status: AckStatus, rec?: MessageRecord): Promise<void>;
   /** Deadline of one ACK's forwarding, all attempts included. */
   deadlineMs: number;
 }
@@ -65,7 +65,8 @@ export class AckRouter {
       return;
     }
     // The record is here: this is its home, whatever the map says now.
-    if (await d.messages.get(id)) return d.applyLocal(app, device, id, status);
+    const here = await d.messages.get(id);
+    if (here) return d.applyLocal(app, device, id, status, here);
     let shard: number;
     try {
       shard = decodeMsgId(id).shard;
@@ -110,6 +111,6 @@ export class AckRouter {
     if (!rec || rec.app !== ack.app)
       throw new TacoError('NOT_FOUND', `no message ${ack.id} in ezone ${d.ezone}`);
     d.telemetry.count('ack.forward_received');
-    await d.applyLocal(rec.app, rec.device, rec.id, ack.status as AckStatus);
+    await d.applyLocal(rec.app, rec.device, rec.id, ack.status as AckStatus, rec);
   }
 }

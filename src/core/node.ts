@@ -93,7 +93,7 @@ export function createNode(id: NodeIdentity, cfg: CoreConfig, ports: NodePorts):
         view: sm.view,
         clock: ports.clock,
         telemetry: ports.telemetry,
-        applyLocal: (app, device, msgId, status) => dispatcher.onAck(app, device, msgId, status),
+        applyLocal: (app, device, msgId, status, rec) => dispatcher.onAck(app, device, msgId, status, rec),
         deadlineMs: cfg.dispatch.rpcDeadlineMs || 5_000,
       })
     : undefined;

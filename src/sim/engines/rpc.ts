@@ -73,16 +73,21 @@ export class SimRpc implements PeerRpc {
     }
     return new Promise((resolve, reject) => {
       const call: Call = { req, resolve, reject, deadline: undefined, done: false };
-      if (Number.isFinite(deadlineMs)) {
-        call.deadline = this.clock.setTimeout(() => {
-          if (call.done) return;
-          call.done = true;
-          this.timeouts++;
-          reject(new TacoError('DEADLINE_EXCEEDED', `call to node ${node} exceeded ${deadlineMs} ms`));
-        }, deadlineMs);
-      }
-      if (peer.active < this.p.maxConcurrentStreams) this.start(node, peer, call);
-      else {
+      const deadline = () => {
+        if (call.done) return;
+        call.done = true;
+        this.timeouts++;
+        reject(new TacoError('DEADLINE_EXCEEDED', `call to node ${node} exceeded ${deadlineMs} ms`));
+      };
+      const bounded = Number.isFinite(deadlineMs);
+      if (peer.active < this.p.maxConcurrentStreams) {
+        // A call that takes a stream at once ends at start + latency (fixed when it starts): it needs
+        // a deadline timer only when that is later than its deadline.
+        if (bounded && this.p.latencyMs + this.slowdownMs >= deadlineMs)
+          call.deadline = this.clock.setTimeout(deadline, deadlineMs);
+        this.start(node, peer, call);
+      } else {
+        if (bounded) call.deadline = this.clock.setTimeout(deadline, deadlineMs);
         this.quotaHits++;
         peer.waiting.push(call);
       }
