@@ -487,7 +487,13 @@ export class Dispatcher {
    * An ACK from a device signed in on this node. Only the device's own messages count. `known` is
    * the record when the caller has just read it (the ACK router does), saving a second read.
    */
-  async onAck(app: string, device: string, id: string, status: AckStatus, known?: MessageRecord): Promise<void> {
+  async onAck(
+    app: string,
+    device: string,
+    id: string,
+    status: AckStatus,
+    known?: MessageRecord,
+  ): Promise<void> {
     const { messages, clock, telemetry } = this.d;
     const rec = known ?? (await messages.get(id));
     if (!rec || rec.app !== app || rec.device !== device) {
