@@ -95,10 +95,45 @@ export class Dispatcher {
   // ---------- accept ----------
 
   /** Accepts a push for `app`; resolves with the message ids once each job is durably queued. */
-  async send(app: string, req: SendRequest): Promise<string[]> {
-    const { clock, messages, cfg } = this.d;
+  send(app: string, req: SendRequest): Promise<string[]> {
+    // One device without an idempotency key is most pushes: a small async path of its own (a
+    // suspended async function holds a frame the size of its body, allocated per push).
+    const to = req.to;
+    if (!req.idempotencyKey && 'devices' in to && to.devices.length === 1) {
+      return this.sendToOne(app, req, to.devices[0]!);
+    }
+    return this.sendToMany(app, req);
+  }
+
+  private async sendToOne(app: string, req: SendRequest, device: string): Promise<string[]> {
+    const now = this.d.clock.now();
+    const ttlSec = this.ttlSecOf(req);
+    const shard = await this.shardOfDevice(app, device);
+    const id = this.d.ids.next(shard);
+    await this.acceptOne(app, req, { device, shard, id }, now, ttlSec);
+    return [id];
+  }
+
+  private ttlSecOf(req: SendRequest): number {
+    const d = this.d.cfg.dispatch;
+    return Math.min(req.ttl ?? d.defaultTtlSec, d.maxTtlSec);
+  }
+
+  /** The shard of a device: from its current route (its `loc`, else its user), else from the device id. */
+  private async shardOfDevice(app: string, device: string, user?: string): Promise<number> {
+    let r: Route | undefined;
+    try {
+      r = await this.d.routes.get(app, device);
+    } catch {
+      r = undefined;
+    }
+    return shardOf({ device, user: r?.user ?? user, loc: r?.loc }, this.d.cfg.shards);
+  }
+
+  private async sendToMany(app: string, req: SendRequest): Promise<string[]> {
+    const { clock, messages } = this.d;
     const now = clock.now();
-    const ttlSec = Math.min(req.ttl ?? cfg.dispatch.defaultTtlSec, cfg.dispatch.maxTtlSec);
+    const ttlSec = this.ttlSecOf(req);
     const targets = await this.resolveTargets(app, req);
     const planned = targets.map((t) => ({ device: t.device, shard: t.shard, id: this.d.ids.next(t.shard) }));
     if (req.idempotencyKey) {
@@ -118,14 +153,13 @@ export class Dispatcher {
   }
 
   /** Records one target's message and queues its job (or hands it to its shard's ezone). */
-  private async acceptOne(
+  private acceptOne(
     app: string,
     req: SendRequest,
     t: { device: string; shard: number; id: string },
     now: number,
     ttlSec: number,
   ): Promise<void> {
-    const { clock, messages, cfg } = this.d;
     const rec: MessageRecord = {
       id: t.id,
       app,
@@ -149,29 +183,40 @@ export class Dispatcher {
       expiresAt: rec.expiresAt,
       attempt: 0,
     };
-    const queue = pushQueueOf(app, cfg.dispatch.dedicatedApps);
+    const queue = pushQueueOf(app, this.d.cfg.dispatch.dedicatedApps);
     // A push is processed in its shard's ezone: hand it over when that is another one.
     const home = this.d.shardHome?.(t.shard);
     if (home !== undefined && home !== this.d.ezone && this.d.handoff) {
-      try {
-        await this.d.handoff(home, rec, job, queue, PRIORITY_LEVEL[req.priority]);
-        this.d.telemetry.count('push.accepted');
-        this.d.telemetry.count('push.handed_off');
-        return;
-      } catch {
-        // The link is down: processing it here beats refusing it (its ACK still finds it here).
-        this.d.telemetry.count('push.handoff_failed');
-      }
+      return this.handOffOrKeep(home, rec, job, queue);
     }
+    return this.keepAndQueue(rec, job, queue);
+  }
+
+  private async handOffOrKeep(home: string, rec: MessageRecord, job: PushJob, queue: string): Promise<void> {
+    try {
+      await this.d.handoff!(home, rec, job, queue, PRIORITY_LEVEL[rec.priority]);
+      this.d.telemetry.count('push.accepted');
+      this.d.telemetry.count('push.handed_off');
+      return;
+    } catch {
+      // The link is down: processing it here beats refusing it (its ACK still finds it here).
+      this.d.telemetry.count('push.handoff_failed');
+    }
+    await this.keepAndQueue(rec, job, queue);
+  }
+
+  /** Records the message here and publishes its job to this ezone's queue. */
+  private async keepAndQueue(rec: MessageRecord, job: PushJob, queue: string): Promise<void> {
+    const { clock, messages } = this.d;
     await messages.create(rec);
     this.d.telemetry.count('push.accepted');
     // `queued` is recorded before the publish: a consumer on another node may record
     // `sent` as soon as the job is in the broker, and history must stay in order.
-    await messages.transition(t.id, 'queued', clock.now());
+    await messages.transition(rec.id, 'queued', clock.now());
     try {
-      await this.d.queue.publish(queue, job, { priority: PRIORITY_LEVEL[req.priority] });
+      await this.d.queue.publish(queue, job, { priority: PRIORITY_LEVEL[rec.priority] });
     } catch (e) {
-      await messages.transition(t.id, 'failed', clock.now()).catch(() => {});
+      await messages.transition(rec.id, 'failed', clock.now()).catch(() => {});
       throw e;
     }
   }
@@ -240,27 +285,14 @@ export class Dispatcher {
   }
 
   private async resolveTargets(app: string, req: SendRequest): Promise<{ device: string; shard: number }[]> {
-    const shards = this.d.cfg.shards;
     // The shard comes from the device's current route (its `loc`, else its user) whatever the
     // targeting, so every message to one device carries the same shard.
-    const withShard = (device: string, user?: string) =>
-      this.d.routes
-        .get(app, device)
-        .catch(() => undefined)
-        .then((r) => ({ device, shard: shardOf({ device, user: r?.user ?? user, loc: r?.loc }, shards) }));
+    const withShard = async (device: string, user?: string) => ({
+      device,
+      shard: await this.shardOfDevice(app, device, user),
+    });
     const to = req.to;
     if ('devices' in to) {
-      if (to.devices.length === 1) {
-        // The common case, without a set and an array of promises.
-        const device = to.devices[0]!;
-        let r: Route | undefined;
-        try {
-          r = await this.d.routes.get(app, device);
-        } catch {
-          r = undefined;
-        }
-        return [{ device, shard: shardOf({ device, user: r?.user, loc: r?.loc }, shards) }];
-      }
       return Promise.all([...new Set(to.devices)].map((device) => withShard(device)));
     }
     if ('users' in to) {
