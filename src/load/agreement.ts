@@ -24,16 +24,26 @@
  * dynamics (the SDK's jittered backoff, admission control, the sign-in
  * queue) given the node's throughput.
  */
+
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Calibration } from '../sim/calibration.js';
 import { loadCalibration } from '../sim/calibration.js';
 import { msToUs, newHistogram } from '../sim/metrics/hdr.js';
+import { applyServerCosts } from '../sim/run.js';
 import { SIM_EPOCH_MS, type SimRecorder, World, type WorldSpec } from '../sim/world.js';
-import { sleep } from './clock.js';
+import { effectiveListenBacklog } from './calibrate.js';
+import { monoMs, sleep } from './clock.js';
 import { type LatencySummary, summarize } from './hist.js';
 import { fmtMs, type Progress, table } from './progress.js';
 import { pushPhase } from './push.js';
-import { connectFleet, defaultDevicePrefix, type FleetSettings, type TargetOptions } from './session.js';
-import { stormPhase } from './storm.js';
+import {
+  connectFleet,
+  defaultDevicePrefix,
+  type FleetSettings,
+  serverFigures,
+  type TargetOptions,
+} from './session.js';
+import { type StormResult, stormPhase } from './storm.js';
 
 export interface AgreementOptions {
   target: TargetOptions;
@@ -58,9 +68,17 @@ export const defaultAgreement = {
 };
 
 export interface SimInputs {
+  /** Node time per sign-in (upgrade + hello) on this machine now, µs. */
   signInUs: number;
+  /** Node time to read a close and tear the connection down, µs. */
+  closeUs: number;
   rttMs: number;
   jitterMs: number;
+  /** The listen queue of `taco serve` here: min(its backlog, net.core.somaxconn). */
+  listenBacklog: number;
+  /** The load clients' processes, and the wall time each took per reconnect it started (ms). */
+  rigProcesses: number;
+  rigAttemptMs: number;
   calibration: Calibration;
 }
 
@@ -79,14 +97,31 @@ export interface AgreementResult {
   inputs: SimInputs & {
     signInsPerSec: number;
     firstSignInsPerSec: number;
-    partialStorm: { dropped: number; allBackSec: number };
+    partialStorm: LiveStorm;
+    /** Node CPU per close (µs), measured when the fleet went away. */
+    closeCpuUs: number | null;
+    /** Wall time per node CPU time while the node signed the partial storm in (≥ 1: its share of a core). */
+    slowdown: number;
     link: LatencySummary;
   };
   pushP99Ms: Pair;
   stormRecoverySec: Pair;
   ok: boolean;
-  live: { push: LatencySummary; storm: { allBackSec: number; rejected: number; attempts: number } };
-  sim: { push: LatencySummary; storm: { allBackSec: number; shed: number } };
+  live: { push: LatencySummary; storm: LiveStorm };
+  sim: { push: LatencySummary; storm: SimStorm };
+}
+
+/** The simulated storm, with the figures the live storm also has. */
+export interface SimStorm {
+  allBackSec: number;
+  shed: number;
+  attempts: number;
+  /** Per-client time from the drop to its welcome, ms. */
+  recovery: LatencySummary;
+  /** SYNs dropped on the full listen queue. */
+  listenOverflows: number;
+  /** Connections the node reached after their client had given up. */
+  abandoned: number;
 }
 
 function fleetSettings(o: AgreementOptions, clients: number): FleetSettings {
@@ -121,8 +156,7 @@ export function fitLink(p50: number, p99: number): { rttMs: number; jitterMs: nu
 
 export interface SimRun {
   push: LatencySummary;
-  allBackSec: number;
-  shed: number;
+  storm: SimStorm;
 }
 
 /** Step 3: the simulated twin of the live run. */
@@ -133,14 +167,21 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
   const durationMs = stormAt + 180_000;
   const cal: Calibration = {
     ...inputs.calibration,
-    // One node = one taco serve process = one core, serving sign-ins one at a time.
-    gateway: { ...inputs.calibration.gateway, signInCpuUs: inputs.signInUs, cores: 1 },
-    // Loopback, as measured; the SDK's own connect timeout (15 s) and pong timeout.
+    // One node = one taco serve process = one event loop, at the pace measured on this machine.
+    gateway: {
+      ...inputs.calibration.gateway,
+      signInCpuUs: inputs.signInUs,
+      closeCpuUs: inputs.closeUs,
+      cores: 1,
+    },
+    // Loopback, as measured; the SDK's own connect timeout (15 s) and pong timeout; this machine's listen queue.
     network: {
       rttMs: inputs.rttMs,
       jitterMs: inputs.jitterMs,
       connectTimeoutMs: 15_000,
       pongTimeoutMs: 10_000,
+      listenBacklog: inputs.listenBacklog,
+      synRetransmitMs: inputs.calibration.network.synRetransmitMs,
     },
   };
   const spec: WorldSpec = {
@@ -167,29 +208,199 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
     stormAttemptsPerSec: Math.max(50, o.clients / 50),
   };
   const latency = newHistogram();
+  const recovery = newHistogram();
   let maxRecovery = 0;
   let shed = 0;
+  let attempts = 0;
   let world: World | undefined;
   const rec: SimRecorder = {
     setTime() {},
     count(name, n = 1) {
-      if (name === 'signin.shed' || name === 'signin.rejected') shed += n;
+      const now = world!.clock.now() - SIM_EPOCH_MS;
+      if (now < stormAt) return;
+      if (name === 'signin.shed') shed += n;
+      else if (name === 'reconnect.attempts') attempts += n;
     },
     observe(name, value) {
       const now = world!.clock.now() - SIM_EPOCH_MS;
       if (name === 'push.latency' && now >= pushFrom + 1_000 && now < stormAt)
         latency.recordValue(msToUs(value));
-      else if (name === 'reconnect.recovery' && now >= stormAt) maxRecovery = Math.max(maxRecovery, value);
+      else if (name === 'reconnect.recovery' && now >= stormAt) {
+        maxRecovery = Math.max(maxRecovery, value);
+        recovery.recordValue(msToUs(value));
+      }
     },
     gauge() {},
     event() {},
   };
   world = new World(spec, rec);
+  applyServerCosts(world, cal);
+  world.clients.setLoadRig({ processes: inputs.rigProcesses, attemptMs: inputs.rigAttemptMs });
   const w = world;
   // The drop: every connection of the node reset at once, as `taco load storm` cuts them.
-  w.clock.setTimeout(() => w.clients.resetNode(0), stormAt);
+  let dropped0 = 0;
+  let abandoned0 = 0;
+  w.clock.setTimeout(() => {
+    dropped0 = w.clients.synDropped;
+    abandoned0 = w.clients.abandonedInQueue;
+    w.clients.resetNode(0);
+  }, stormAt);
   await w.run();
-  return { push: summarize(latency), allBackSec: maxRecovery / 1000, shed };
+  return {
+    push: summarize(latency),
+    storm: {
+      allBackSec: maxRecovery / 1000,
+      shed,
+      attempts,
+      recovery: summarize(recovery),
+      listenOverflows: w.clients.synDropped - dropped0,
+      abandoned: w.clients.abandonedInQueue - abandoned0,
+    },
+  };
+}
+
+/**
+ * The kernel's count of connections dropped because a listen queue was full
+ * (TcpExt ListenOverflows, Linux; machine-wide, so other work on loopback counts
+ * too), or null where it cannot be read.
+ */
+export function listenOverflows(): number | null {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    for (let i = 0; i + 1 < lines.length; i++) {
+      if (!lines[i]!.startsWith('TcpExt:')) continue;
+      const names = lines[i]!.split(/\s+/);
+      const values = lines[i + 1]!.split(/\s+/);
+      const k = names.indexOf('ListenOverflows');
+      return k > 0 ? Number(values[k]) : null;
+    }
+  } catch {
+    // not Linux
+  }
+  return null;
+}
+
+/** CPU and run-queue wait of a set of event loops (their main threads), seconds. */
+export interface LoopTimes {
+  cpuSec: number;
+  waitSec: number;
+}
+
+/**
+ * Where this process's children spent their time so far (Linux /proc; null
+ * elsewhere): the event-loop thread of the `taco serve` child and those of the
+ * load-client processes, each as CPU time and time spent runnable but waiting
+ * for a core (schedstat), plus the whole machine's busy time.
+ */
+export function rigCpu(): { server: LoopTimes | null; clients: LoopTimes; machineSec: number } | null {
+  try {
+    let server: LoopTimes | null = null;
+    const clients: LoopTimes = { cpuSec: 0, waitSec: 0 };
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      let stat: string;
+      let cmd: string;
+      let sched: string;
+      try {
+        stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+        sched = readFileSync(`/proc/${d}/schedstat`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) continue;
+      const [cpuNs, waitNs] = sched.trim().split(/\s+/).map(Number);
+      const t = { cpuSec: (cpuNs ?? 0) / 1e9, waitSec: (waitNs ?? 0) / 1e9 };
+      if (cmd.includes('client-process')) {
+        clients.cpuSec += t.cpuSec;
+        clients.waitSec += t.waitSec;
+      } else if (cmd.split('\0').includes('serve')) server = t;
+    }
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+    const busy = cpu.slice(0, 7).reduce((a, b) => a + b, 0) - idle;
+    return { server, clients, machineSec: busy / 100 };
+  } catch {
+    return null;
+  }
+}
+
+const delta = (a: LoopTimes | null | undefined, b: LoopTimes | null | undefined): LoopTimes | null =>
+  a && b
+    ? {
+        cpuSec: Math.round((b.cpuSec - a.cpuSec) * 1000) / 1000,
+        waitSec: Math.round((b.waitSec - a.waitSec) * 1000) / 1000,
+      }
+    : null;
+
+/** What one live storm looked like, beyond the time until all were back. */
+export interface LiveStorm {
+  dropped: number;
+  allBackSec: number;
+  attempts: number;
+  rejected: number;
+  /** Per-client time from the drop to its welcome, ms. */
+  recovery: LatencySummary;
+  /** SYNs the kernel dropped (listen queue full) during the storm; null if unknown. */
+  listenOverflows: number | null;
+  /** Server CPU seconds during the storm. */
+  serverCpuSec: number | null;
+  /** The node's and the load clients' event loops during the storm: CPU, and waiting for a core. */
+  serverLoop: LoopTimes | null;
+  clientLoops: LoopTimes | null;
+  /** Busy CPU seconds of the whole machine during the storm (all cores, everyone's work). */
+  machineCpuSec: number | null;
+  timeline: StormResult['timeline'];
+  /** Seconds from the drop until the fleet had started one attempt per dropped client. */
+  emitSec: number | null;
+  processes: number;
+}
+
+async function liveStorm(
+  fleet: Parameters<typeof stormPhase>[0],
+  o: AgreementOptions,
+  settleMs: number,
+  fraction: number,
+  p: Progress,
+): Promise<LiveStorm> {
+  await sleep(settleMs);
+  const cpu0 = await serverFigures(o.target.httpUrl);
+  const lo0 = listenOverflows();
+  const rig0 = rigCpu();
+  // When every dropped client has started its reconnect (the processes report every 250 ms).
+  const attempts0 = fleet.snapshot().attempts;
+  const expected = Math.round(o.clients * fraction);
+  const t0 = monoMs();
+  let emitSec: number | null = null;
+  const watch = setInterval(() => {
+    if (emitSec === null && fleet.snapshot().attempts - attempts0 >= expected)
+      emitSec = (monoMs() - t0) / 1000;
+  }, 50);
+  const r = await stormPhase(
+    fleet,
+    { target: o.target, settleMs: 0, recoveryTimeoutMs: 600_000, fraction },
+    p,
+  );
+  clearInterval(watch);
+  const rig1 = rigCpu();
+  const lo1 = listenOverflows();
+  const cpu1 = await serverFigures(o.target.httpUrl);
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    dropped: r.recovery.count,
+    allBackSec: r.allBackSec,
+    attempts: r.attempts,
+    rejected: r.rejected,
+    recovery: r.recovery,
+    listenOverflows: lo0 !== null && lo1 !== null ? lo1 - lo0 : null,
+    serverCpuSec: cpu0 && cpu1 ? r3(cpu1.cpuSeconds - cpu0.cpuSeconds) : null,
+    serverLoop: delta(rig0?.server, rig1?.server),
+    clientLoops: delta(rig0?.clients, rig1?.clients),
+    machineCpuSec: rig0 && rig1 ? r3(rig1.machineSec - rig0.machineSec) : null,
+    timeline: r.timeline,
+    emitSec: emitSec === null ? null : r3(emitSec),
+    processes: fleet.snapshot().processes,
+  };
 }
 
 /** The live run: sign-in, pushes (with pings probing the link meanwhile), the drop. */
@@ -221,27 +432,51 @@ export async function live(o: AgreementOptions, p: Progress) {
     clearTimeout(probe);
     const link = summarize(fleet.rtt);
     // The node's sign-in throughput once warm: a third of the sessions dropped and back.
-    const partial = await stormPhase(
-      fleet,
-      { target: o.target, settleMs: 2_000, recoveryTimeoutMs: 600_000, fraction: 1 / 3 },
-      p,
-    );
-    const storm = await stormPhase(
-      fleet,
-      { target: o.target, settleMs: 3_000, recoveryTimeoutMs: 600_000 },
-      p,
-    );
+    const partial = await liveStorm(fleet, o, 2_000, 1 / 3, p);
+    const storm = await liveStorm(fleet, o, 3_000, 1, p);
+    const closeCpuUs = await measureCloses(fleet, o, p);
     return {
+      closeCpuUs,
       firstSignInsPerSec: phase.signInsPerSec,
-      signInsPerSec: partial.recovery.count / partial.allBackSec,
-      partialStorm: { dropped: partial.recovery.count, allBackSec: partial.allBackSec },
+      signInsPerSec: partial.dropped / partial.allBackSec,
+      partialStorm: partial,
       link,
       push: pushed.latency,
-      storm: { allBackSec: storm.allBackSec, rejected: storm.rejected, attempts: storm.attempts },
+      storm,
     };
   } finally {
     await fleet.close();
   }
+}
+
+/**
+ * Node CPU per close: the idle node's CPU for 2 s, then every client goes away
+ * at once (the fleet stops) and the node reads the closes; until it holds no
+ * connection, its CPU beyond idle per connection closed. Null when /metrics
+ * does not answer.
+ */
+async function measureCloses(fleet: Parameters<typeof stormPhase>[0], o: AgreementOptions, p: Progress) {
+  p.line('agreement: measuring the node CPU per close');
+  await sleep(1_000);
+  const idle0 = await serverFigures(o.target.httpUrl);
+  await sleep(2_000);
+  const idle1 = await serverFigures(o.target.httpUrl);
+  if (!idle0 || !idle1) return null;
+  const at0 = monoMs();
+  await fleet.close();
+  let last = idle1;
+  for (let i = 0; i < 30; i++) {
+    await sleep(1_000);
+    const f = await serverFigures(o.target.httpUrl);
+    if (!f) return null;
+    last = f;
+    if (f.connections === 0) break;
+  }
+  const at1 = monoMs();
+  p.done();
+  const idleUsPerMs = ((idle1.cpuSeconds - idle0.cpuSeconds) * 1e6) / 2_000;
+  const busyUs = (last.cpuSeconds - idle1.cpuSeconds) * 1e6 - idleUsPerMs * (at1 - at0);
+  return Math.round((Math.max(0, busyUs) / Math.max(1, idle1.connections - last.connections)) * 10) / 10;
 }
 
 function pair(liveV: number, simV: number, tol: number): Pair {
@@ -249,17 +484,70 @@ function pair(liveV: number, simV: number, tol: number): Pair {
   return { live: liveV, sim: simV, error: Math.round(error * 1000) / 1000, ok: error <= tol };
 }
 
+export type LiveRun = Awaited<ReturnType<typeof live>>;
+
+/**
+ * The simulator's inputs, from the live run before the storm it predicts.
+ * What the node spends: CPU per close (measured when the fleet went away)
+ * and per sign-in (the partial storm's CPU less its closes, per attempt).
+ * How fast it gets through that on this machine: its event loop's CPU time
+ * plus the time it sat runnable waiting for a core, over its CPU time
+ * (schedstat), in the partial storm. The load clients the same way: their
+ * CPU per attempt, stretched by their own wait for a core, is how long each
+ * process takes per reconnect it starts. Where /proc or /metrics gave
+ * nothing, the calibration's figures and the partial storm's throughput and
+ * pace stand in.
+ */
+export function simInputs(liveRun: LiveRun, calibration: Calibration) {
+  const part = liveRun.partialStorm;
+  const stretch = (l: LoopTimes | null) => (l && l.cpuSec > 0 ? (l.cpuSec + l.waitSec) / l.cpuSec : null);
+  // The event loop is the node's one serial worker; /metrics' process CPU also counts GC and libuv
+  // threads, so the close (measured through /metrics) is taken at the loop's share of it.
+  const loopShare =
+    part.serverLoop && part.serverCpuSec ? Math.min(1, part.serverLoop.cpuSec / part.serverCpuSec) : 1;
+  const closeCpuUs = (liveRun.closeCpuUs ?? calibration.gateway.closeCpuUs) * loopShare;
+  const cpuUs = part.serverLoop
+    ? part.serverLoop.cpuSec * 1e6
+    : part.serverCpuSec !== null
+      ? part.serverCpuSec * 1e6
+      : null;
+  const slowdown =
+    stretch(part.serverLoop) ?? (cpuUs && cpuUs > 0 ? Math.max(1, (part.allBackSec * 1e6) / cpuUs) : 1);
+  const signInCpuUs =
+    cpuUs !== null && cpuUs > part.dropped * closeCpuUs
+      ? (cpuUs - part.dropped * closeCpuUs) / Math.max(1, part.attempts)
+      : 1e6 / liveRun.signInsPerSec / slowdown;
+  const clientStretch = stretch(part.clientLoops);
+  const rigAttemptMs =
+    part.clientLoops && clientStretch !== null
+      ? ((part.clientLoops.cpuSec * 1000) / Math.max(1, part.attempts)) * clientStretch
+      : (part.processes * (part.emitSec ?? part.allBackSec) * 1000) / Math.max(1, part.dropped);
+  const link = fitLink(liveRun.link.p50 ?? 0.5, liveRun.link.p99 ?? 1);
+  return {
+    signInUs: signInCpuUs * slowdown,
+    closeUs: closeCpuUs * slowdown,
+    ...link,
+    listenBacklog: effectiveListenBacklog() ?? calibration.network.listenBacklog,
+    rigProcesses: part.processes,
+    rigAttemptMs,
+    calibration,
+    slowdown,
+    clientSlowdown: clientStretch,
+    closeCpuUs: liveRun.closeCpuUs,
+    loopShare,
+  };
+}
+
 export async function runAgreement(o: AgreementOptions, p: Progress): Promise<AgreementResult> {
   const calibration = o.calibration ?? loadCalibration();
   p.line(`agreement: live run with ${o.clients} clients`);
   const liveRun = await live(o, p);
-  const link = fitLink(liveRun.link.p50 ?? 0.5, liveRun.link.p99 ?? 1);
-  const inputs = { signInUs: 1e6 / liveRun.signInsPerSec, ...link, calibration };
+  const inputs = simInputs(liveRun, calibration);
   p.line(`agreement: simulating ${o.clients} clients`);
   const simRun = await simulate(o, inputs);
   p.done();
   const pushP99Ms = pair(liveRun.push.p99 ?? 0, simRun.push.p99 ?? 0, o.tolerance);
-  const stormRecoverySec = pair(liveRun.storm.allBackSec, simRun.allBackSec, o.tolerance);
+  const stormRecoverySec = pair(liveRun.storm.allBackSec, simRun.storm.allBackSec, o.tolerance);
   return {
     kind: 'agreement',
     clients: o.clients,
@@ -275,7 +563,7 @@ export async function runAgreement(o: AgreementOptions, p: Progress): Promise<Ag
     stormRecoverySec,
     ok: pushP99Ms.ok && stormRecoverySec.ok,
     live: { push: liveRun.push, storm: liveRun.storm },
-    sim: { push: simRun.push, storm: { allBackSec: simRun.allBackSec, shed: simRun.shed } },
+    sim: simRun,
   };
 }
 
@@ -284,11 +572,13 @@ export function formatAgreement(r: AgreementResult): string {
   return table(`simulator vs live, ${r.clients} clients, ${r.pushRate} pushes/s`, [
     [
       'inputs',
-      `sign-in ${Math.round(r.inputs.signInUs)} µs (${Math.round(r.inputs.signInsPerSec)}/s: ` +
+      `sign-in ${Math.round(r.inputs.signInUs)} µs, close ${Math.round(r.inputs.closeUs)} µs ` +
+        `(CPU × ${r.inputs.slowdown.toFixed(2)}; ${Math.round(r.inputs.signInsPerSec)}/s: ` +
         `${r.inputs.partialStorm.dropped} dropped, back in ${r.inputs.partialStorm.allBackSec.toFixed(2)} s; ` +
         `first sign-in ${Math.round(r.inputs.firstSignInsPerSec)}/s), ` +
         `link rtt ${r.inputs.rttMs.toFixed(3)} ms + jitter ${r.inputs.jitterMs.toFixed(3)} ms ` +
-        `(pings under the push load: p50 ${fmtMs(r.inputs.link.p50)}, p99 ${fmtMs(r.inputs.link.p99)})`,
+        `(pings under the push load: p50 ${fmtMs(r.inputs.link.p50)}, p99 ${fmtMs(r.inputs.link.p99)}), ` +
+        `listen queue ${r.inputs.listenBacklog}`,
     ],
     ['push p99', `live ${fmtMs(r.pushP99Ms.live)}, sim ${fmtMs(r.pushP99Ms.sim)}: ${pct(r.pushP99Ms)}`],
     [
@@ -297,8 +587,28 @@ export function formatAgreement(r: AgreementResult): string {
     ],
     [
       'live storm',
-      `${r.live.storm.attempts} attempts, ${r.live.storm.rejected} turned away by admission control`,
+      stormLine(
+        r.live.storm.attempts,
+        r.live.storm.rejected,
+        r.live.storm.listenOverflows,
+        r.live.storm.recovery,
+      ),
     ],
-    ['sim storm', `${r.sim.storm.shed} sign-ins shed`],
+    [
+      'sim storm',
+      stormLine(r.sim.storm.attempts, r.sim.storm.shed, r.sim.storm.listenOverflows, r.sim.storm.recovery),
+    ],
   ]);
+}
+
+function stormLine(
+  attempts: number,
+  rejected: number,
+  overflows: number | null,
+  rec: LatencySummary,
+): string {
+  return (
+    `${attempts} attempts, ${rejected} turned away by admission control, ` +
+    `${overflows ?? '?'} SYNs dropped (listen queue full); back after p50 ${fmtMs(rec.p50)}, p90 ${fmtMs(rec.p90)}`
+  );
 }

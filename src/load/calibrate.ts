@@ -8,18 +8,22 @@
  * | figure       | phase                                                        | per           |
  * |--------------|--------------------------------------------------------------|---------------|
  * | sessionBytes | RSS after N idle signed-in sessions minus RSS before         | session       |
- * | signInCpuUs  | server CPU during a reconnect storm of the N clients         | connect attempt (upgrade, hello, welcome or 4503, and the close of the dropped socket) |
+ * | signInCpuUs  | server CPU during a reconnect storm of the N clients, less the closes | connect attempt (upgrade, hello, welcome or 4503) |
  * | frameCpuUs   | server CPU while every client sends extra pings              | ping + pong   |
  * | pushCpuUs    | server CPU while pushing through the HTTP API at a fixed rate | push (HTTP request, dispatch, ws frame, ACK) |
+ * | closeCpuUs   | server CPU while all N clients go away at once, until it holds no connection | close read and torn down |
  *
  * The server's idle CPU (timers, scrapes) is measured first and subtracted.
- * Only the `gateway` cost figures and `source` change; `cores`, `network`
- * (the simulated mobile network) and `rpc` are kept. What was measured goes
- * into `_measured`, which the simulator ignores.
+ * `network.listenBacklog` is what the kernel gives `taco serve`'s listen
+ * queue here (its backlog capped by net.core.somaxconn). Only those figures
+ * and `source` change; `cores`, the rest of `network` (the simulated mobile
+ * network) and `rpc` are kept. What was measured goes into `_measured`,
+ * which the simulator ignores.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { TacoError } from '../core/errors.js';
+import { LISTEN_BACKLOG } from '../server/server.js';
 import { CALIBRATION_FILE, type Calibration, CalibrationSchema } from '../sim/calibration.js';
 import { monoMs, sleep } from './clock.js';
 import type { ClientFleet } from './fleet.js';
@@ -52,6 +56,10 @@ export interface CalibrationMeasurement {
   signInCpuUs: number;
   frameCpuUs: number;
   pushCpuUs: number;
+  /** Absent in measurements from before it was measured. */
+  closeCpuUs?: number;
+  /** net.core.somaxconn-capped listen backlog of `taco serve` here, or null off Linux. */
+  listenBacklog?: number | null;
   /** Sign-ins per second the first connect reached (unpaced, admission control in effect). */
   signInsPerSec: number;
   stormAllBackSec: number;
@@ -147,8 +155,12 @@ export async function measure(o: CalibrateOptions, p: Progress): Promise<Calibra
       p,
     );
     const storm1 = await cpuOf(o.target.httpUrl);
-    // The storm window includes the 1 s settle and the last stats report; idle is subtracted.
-    const signInCpuUs = busyUs(storm0, storm1, idleUsPerSec) / Math.max(1, storm.attempts);
+    const closeCpuUs = await measureCloses(fleet, o, idleUsPerSec, p);
+    // The storm window includes the 1 s settle and the last stats report; idle is subtracted, and
+    // the closes of the dropped sessions, which the simulator charges on their own.
+    const signInCpuUs =
+      Math.max(0, busyUs(storm0, storm1, idleUsPerSec) - storm.recovery.count * closeCpuUs) /
+      Math.max(1, storm.attempts);
 
     return {
       at: new Date().toISOString(),
@@ -162,6 +174,8 @@ export async function measure(o: CalibrateOptions, p: Progress): Promise<Calibra
       signInCpuUs: round1(signInCpuUs),
       frameCpuUs: round1(frameCpuUs),
       pushCpuUs: round1(pushCpuUs),
+      closeCpuUs: round1(closeCpuUs),
+      listenBacklog: effectiveListenBacklog(),
       signInsPerSec: Math.round(phase.signInsPerSec),
       stormAllBackSec: round1(storm.allBackSec),
       stormAttempts: storm.attempts,
@@ -171,6 +185,42 @@ export async function measure(o: CalibrateOptions, p: Progress): Promise<Calibra
     };
   } finally {
     await fleet.close();
+  }
+}
+
+/** Every client goes away at once (the fleet stops); server CPU per connection closed until it holds none. */
+async function measureCloses(
+  fleet: ClientFleet,
+  o: CalibrateOptions,
+  idleUsPerSec: number,
+  p: Progress,
+): Promise<number> {
+  p.line('calibrate: every client goes away at once');
+  await sleep(1_000);
+  const before = await serverFigures(o.target.httpUrl);
+  if (!before) throw new TacoError('INTERNAL', 'calibrate: /metrics stopped answering');
+  const c0 = await cpuOf(o.target.httpUrl);
+  await fleet.close();
+  let c1 = c0;
+  let left = before.connections;
+  for (let i = 0; i < 30 && left > 0; i++) {
+    await sleep(1_000);
+    const f = await serverFigures(o.target.httpUrl);
+    if (!f) break;
+    c1 = { cpuSeconds: f.cpuSeconds, rssBytes: f.rssBytes, nodes: f.nodes, at: monoMs() };
+    left = f.connections;
+  }
+  p.done();
+  return busyUs(c0, c1, idleUsPerSec) / Math.max(1, before.connections - left);
+}
+
+/** `taco serve`'s listen queue as the kernel applies it (Linux), or null. */
+export function effectiveListenBacklog(): number | null {
+  try {
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    return Number.isInteger(somaxconn) && somaxconn > 0 ? Math.min(LISTEN_BACKLOG, somaxconn) : null;
+  } catch {
+    return null;
   }
 }
 
@@ -219,6 +269,11 @@ export function applyMeasurement(
       signInCpuUs: positive(m.signInCpuUs, g.signInCpuUs),
       frameCpuUs: positive(m.frameCpuUs, g.frameCpuUs),
       pushCpuUs: positive(m.pushCpuUs, g.pushCpuUs),
+      closeCpuUs: positive(m.closeCpuUs ?? Number.NaN, g.closeCpuUs),
+    },
+    network: {
+      ...(current.network as Record<string, unknown>),
+      ...(m.listenBacklog ? { listenBacklog: m.listenBacklog } : {}),
     },
     _measured: m,
   };
@@ -264,6 +319,8 @@ function placeholder(): CalibrationMeasurement {
     signInCpuUs: 1,
     frameCpuUs: 1,
     pushCpuUs: 1,
+    closeCpuUs: 1,
+    listenBacklog: null,
     signInsPerSec: 1,
     stormAllBackSec: 1,
     stormAttempts: 1,
@@ -288,6 +345,8 @@ export function formatCalibrate(r: CalibrateResult): string {
     ],
     ['frame', `${g.frameCpuUs} µs CPU per ping + pong`],
     ['push', `${g.pushCpuUs} µs CPU per push through the HTTP API, with its ACK`],
+    ['close', `${g.closeCpuUs} µs CPU per connection its client closed`],
+    ['listen queue', `${r.calibration.network.listenBacklog} connections (backlog capped by somaxconn)`],
     [
       'sign-ins',
       `${fmtInt(m.signInsPerSec)}/s at the first connect; storm of ${fmtInt(m.clients)} back in ${m.stormAllBackSec} s`,

@@ -18,6 +18,12 @@ export const CalibrationSchema = z.object({
     frameCpuUs: z.number().positive(),
     /** Server CPU per unicast push + its ACK (µs). */
     pushCpuUs: z.number().positive(),
+    /**
+     * Server CPU to read a close and tear down a connection (µs): a session
+     * whose peer went away, or a connection whose client gave up while it
+     * waited to be accepted. Files from before it was measured get 60 µs.
+     */
+    closeCpuUs: z.number().positive().default(60),
     cores: z.number().int().positive(),
   }),
   network: z.object({
@@ -25,6 +31,10 @@ export const CalibrationSchema = z.object({
     jitterMs: z.number().nonnegative(),
     connectTimeoutMs: z.number().positive(),
     pongTimeoutMs: z.number().positive(),
+    /** Connections one gateway's listen queue holds: min(the backlog taco serve asks for, net.core.somaxconn). */
+    listenBacklog: z.number().int().positive().default(4096),
+    /** TCP's initial SYN retransmission timeout (Linux: 1 s, doubling: retries at 1, 3, 7, 15 s …). */
+    synRetransmitMs: z.number().positive().default(1000),
   }),
   rpc: z.object({
     latencyMs: z.number().nonnegative(),

@@ -8,6 +8,18 @@
  * heartbeat tick (uplink latency folded into the tick's phase) and pongs are
  * not delivered; a client detects a dead link by a heartbeat that finds the
  * path cut, `pongTimeoutMs` later — what the SDK's pong timeout does.
+ *
+ * The accept path, as a single-threaded epoll server has it (see `synArrives`):
+ * a node works in rounds. A connection that arrives while a round is in
+ * progress waits in the kernel's listen queue (`listenBacklog`, the smaller of
+ * the backlog asked for and net.core.somaxconn) and is accepted when the round
+ * ends, with everything else waiting there; its sign-in is then part of the
+ * next round. A SYN that finds the listen queue full is dropped by the kernel
+ * and the client's TCP sends it again after 1 s, 3 s, 7 s … (initial RTO
+ * `synRetransmitMs`, doubling) until the SDK's connect timeout. A connection
+ * the node gets to only after its client gave up costs the node its teardown
+ * (`closeCpuMs`), not a sign-in; every session its peer closes at once (a
+ * drop, a reset) costs the same when the node reads the close.
  */
 
 import { closeCodeAction, DedupWindow, parseRetryAfterMs, reconnectDelayMs } from '../client/policy.js';
@@ -41,7 +53,33 @@ export interface ClientPopulationParams {
   pongTimeoutMs: number;
   signInCpuMs: number;
   frameCpuMs: number;
+  /** Node CPU to tear down a connection its peer closed or abandoned (ms; 0 = not charged). */
+  closeCpuMs?: number;
+  /** Node CPU per push delivered with its ACK (ms; 0 = not charged). */
+  pushCpuMs?: number;
 }
+
+/** Costs the population charges to the nodes beyond sign-ins and frames; wiring may set them after construction. */
+export interface ServerCosts {
+  closeCpuMs: number;
+  pushCpuMs: number;
+}
+
+/**
+ * Clients that are not phones but sockets of a load tool (`taco load`): they
+ * live in `processes` processes (equal slices of the population, in order),
+ * and each process starts its clients' connect attempts one at a time,
+ * `attemptMs` apart at most (its own event loop: the close it reads, the new
+ * socket, the handshake request). Only the agreement test sets it.
+ */
+export interface LoadRig {
+  processes: number;
+  attemptMs: number;
+}
+
+/** `synArrives` results that are not a completion time. */
+const SYN_DROPPED = -1;
+const SYN_ABANDONED = -2;
 
 export interface ClientObserver {
   onOnline(c: number, recoveryMs: number | undefined): void;
@@ -67,6 +105,19 @@ export class ClientPopulation {
   readonly retryFloorMs: Float64Array;
   readonly pendingNode: Int16Array;
   readonly policyIdx: Uint8Array;
+  /** SYNs of the current connect attempt the listen queue dropped. */
+  readonly synTries: Uint8Array;
+  /** Per node (by index): end of the round in progress, end of the work accepted for the next one, listen queue length. */
+  private readonly roundEnd: Float64Array;
+  private readonly nextEnd: Float64Array;
+  private readonly backlog: Int32Array;
+  readonly costs: ServerCosts;
+  private rig: LoadRig | undefined;
+  private rigFreeAt: Float64Array | undefined;
+  /** SYNs dropped on a full listen queue (the kernel's ListenOverflows), over the run. */
+  synDropped = 0;
+  /** Connections accepted after their client had given up (each cost a teardown, not a sign-in). */
+  abandonedInQueue = 0;
   readonly conns: (SimConn | undefined)[];
   private readonly policies: BackoffPolicy[];
   private readonly policyKeys = new Map<string, number>();
@@ -100,6 +151,11 @@ export class ClientPopulation {
     this.retryFloorMs = new Float64Array(n);
     this.pendingNode = new Int16Array(n).fill(-1);
     this.policyIdx = new Uint8Array(n);
+    this.synTries = new Uint8Array(n);
+    this.roundEnd = new Float64Array(nodes.length);
+    this.nextEnd = new Float64Array(nodes.length);
+    this.backlog = new Int32Array(nodes.length);
+    this.costs = { closeCpuMs: p.closeCpuMs ?? 0, pushCpuMs: p.pushCpuMs ?? 0 };
     this.conns = new Array(n);
     this.policies = [p.reconnect];
     this.dedup = new DedupWindow(Math.max(1024, Math.min(8_000_000, n * 4)));
@@ -121,10 +177,19 @@ export class ClientPopulation {
   private onEvent(kind: number, c: number): void {
     switch (kind) {
       case Ev.CONNECT:
+        if (this.timerAt[c] === this.clock.now() && this.state[c] === ClientState.IDLE) {
+          if (this.rig) this.queueOnRig(c);
+          else this.connect(c);
+        }
+        return;
+      case Ev.RIG_START:
         if (this.timerAt[c] === this.clock.now() && this.state[c] === ClientState.IDLE) this.connect(c);
         return;
       case Ev.ARRIVE_AT_GATEWAY:
         if (this.timerAt[c] === this.clock.now() && this.state[c] === ClientState.CONNECTING) this.arrive(c);
+        return;
+      case Ev.SYN_RETRY:
+        if (this.timerAt[c] === this.clock.now() && this.state[c] === ClientState.CONNECTING) this.syn(c);
         return;
       case Ev.CONNECT_TIMEOUT:
         if (
@@ -154,6 +219,24 @@ export class ClientPopulation {
     }
   }
 
+  /** Simulates the clients as load-tool sockets in processes (see LoadRig); before `start`. */
+  setLoadRig(rig: LoadRig): void {
+    this.rig = rig;
+    this.rigFreeAt = new Float64Array(rig.processes);
+  }
+
+  /** A load process starts the attempt when it gets to it. */
+  private queueOnRig(c: number): void {
+    const rig = this.rig!;
+    const free = this.rigFreeAt!;
+    const proc = Math.min(rig.processes - 1, Math.floor((c * rig.processes) / this.p.count));
+    const now = this.clock.now();
+    const at = Math.max(now, free[proc]!);
+    free[proc] = at + rig.attemptMs;
+    if (at <= now) this.connect(c);
+    else this.armTimer(c, at, Ev.RIG_START);
+  }
+
   private resolveEzone(c: number): string {
     const now = this.clock.now();
     if (this.dnsEzone[c]! < 0 || this.dnsExpiresAt[c]! <= now) {
@@ -181,16 +264,89 @@ export class ClientPopulation {
       this.armTimer(c, now + 2 * this.net.oneWayMs(), Ev.CONNECT_TIMEOUT);
       return;
     }
-    // The gateway accepts and signs in one at a time per core: queueing is the storm's real cost.
-    const arrive = now + this.net.oneWayMs();
-    const start = Math.max(arrive, node.cpuFreeAt);
-    node.cpuFreeAt = start + this.p.signInCpuMs;
-    if (start - now > this.p.connectTimeoutMs) {
-      this.armTimer(c, now + this.p.connectTimeoutMs, Ev.CONNECT_TIMEOUT);
+    this.pendingNode[c] = node.index;
+    this.synTries[c] = 0;
+    this.syn(c);
+  }
+
+  /**
+   * Sends the attempt's SYN (again, after `synTries` drops). The attempt
+   * started `synRetransmitMs·(2^tries − 1)` ago: TCP doubles its timeout.
+   */
+  private syn(c: number): void {
+    const now = this.clock.now();
+    const node = this.nodes[this.pendingNode[c]!]!;
+    const tries = this.synTries[c]!;
+    const rto = this.net.synRetransmitMs;
+    const deadline = now - rto * (2 ** tries - 1) + this.p.connectTimeoutMs;
+    if (node.dead || this.net.isCut(node.ezone)) {
+      this.armTimer(c, node.dead ? now + 2 * this.net.oneWayMs() : deadline, Ev.CONNECT_TIMEOUT);
       return;
     }
-    this.pendingNode[c] = node.index;
-    this.armTimer(c, start, Ev.ARRIVE_AT_GATEWAY);
+    const done = this.synArrives(node.index, now + this.net.oneWayMs(), deadline);
+    if (done === SYN_DROPPED) {
+      this.synDropped++;
+      const next = now + rto * 2 ** tries;
+      if (tries < 30) this.synTries[c] = tries + 1;
+      this.armTimer(c, Math.min(next, deadline), next < deadline ? Ev.SYN_RETRY : Ev.CONNECT_TIMEOUT);
+      return;
+    }
+    // Served too late (or not at all): the SDK has given up by then.
+    if (done === SYN_ABANDONED || done > deadline) {
+      this.armTimer(c, deadline, Ev.CONNECT_TIMEOUT);
+      return;
+    }
+    this.armTimer(c, done, Ev.ARRIVE_AT_GATEWAY);
+  }
+
+  /** Brings node n's rounds forward to time t: a round that has ended hands over to the one it accepted. */
+  private roll(n: number, t: number): void {
+    if (t >= this.roundEnd[n]! && this.nextEnd[n]! > this.roundEnd[n]!) {
+      this.roundEnd[n] = this.nextEnd[n]!;
+      this.backlog[n] = 0;
+    }
+  }
+
+  /** Work of `cpuMs` that becomes ready on node n at t (a frame read, closes); returns when it is done. */
+  private work(n: number, t: number, cpuMs: number): number {
+    if (cpuMs <= 0) return t;
+    this.roll(n, t);
+    let end: number;
+    if (t >= this.roundEnd[n]!) {
+      end = t + cpuMs;
+      this.roundEnd[n] = end;
+    } else end = this.nextEnd[n]! + cpuMs;
+    this.nextEnd[n] = end;
+    this.nodes[n]!.cpuFreeAt = end;
+    return end;
+  }
+
+  /**
+   * A SYN reaches node n at t. An idle node accepts it at once; a busy one
+   * leaves it in the listen queue until its round ends (dropped when the
+   * queue is full), and signs it in during the next round, after the work
+   * accepted before it. Returns when its sign-in is done, or SYN_DROPPED,
+   * or SYN_ABANDONED when the node gets to it only after `deadline`.
+   */
+  private synArrives(n: number, t: number, deadline: number): number {
+    this.roll(n, t);
+    const idle = t >= this.roundEnd[n]!;
+    let start = t;
+    if (!idle) {
+      if (this.backlog[n]! >= this.net.listenBacklog) return SYN_DROPPED;
+      this.backlog[n]!++;
+      start = this.nextEnd[n]!;
+    }
+    const abandoned = start > deadline;
+    const end = start + (abandoned ? this.costs.closeCpuMs : this.p.signInCpuMs);
+    if (idle) this.roundEnd[n] = end;
+    this.nextEnd[n] = end;
+    this.nodes[n]!.cpuFreeAt = end;
+    if (abandoned) {
+      this.abandonedInQueue++;
+      return SYN_ABANDONED;
+    }
+    return end;
   }
 
   /**
@@ -251,7 +407,7 @@ export class ClientPopulation {
       this.heartbeatAt[c] = Number.NaN;
       return;
     }
-    node.cpuFreeAt = Math.max(node.cpuFreeAt, now) + this.p.frameCpuMs;
+    this.work(node.index, now, this.p.frameCpuMs);
     node.gateway.frame(conn.session!, PING);
     this.scheduleHeartbeat(c);
   }
@@ -295,6 +451,8 @@ export class ClientPopulation {
         return;
       }
       case 'push': {
+        // The node's CPU for this push and its ACK (charged as the push lands: its delay is one-way).
+        if (this.costs.pushCpuMs > 0) this.work(conn.node, this.clock.now(), this.costs.pushCpuMs);
         if (this.dedup.add(f.id)) this.observer.onPushShown(c, f.id, f.ts);
         else this.observer.onDuplicate(c);
         // The SDK ACKs every copy, duplicates included.
@@ -397,12 +555,17 @@ export class ClientPopulation {
     this.armTimer(c, this.clock.now() + comeBackAfterMs, Ev.CONNECT);
   }
 
-  /** The node died: its connections reset. */
+  /** The node died or its connections were cut: they reset. A live node then reads every close. */
   resetNode(nodeIndex: number): void {
+    let closed = 0;
     for (let c = 0; c < this.p.count; c++) {
       const conn = this.conns[c];
-      if (conn && conn.node === nodeIndex && !conn.clientGone) conn.reset();
+      if (conn && conn.node === nodeIndex && !conn.clientGone && !conn.serverClosed) {
+        conn.reset();
+        closed++;
+      }
     }
+    if (!this.nodes[nodeIndex]!.dead) this.work(nodeIndex, this.clock.now(), closed * this.costs.closeCpuMs);
   }
 
   private scheduleReconnect(c: number, floorMs: number): void {

@@ -18,12 +18,23 @@ export const Ev = {
   UPLINK: 5,
   DEAD: 6,
   CONNECT_TIMEOUT: 7,
+  SYN_RETRY: 8,
+  RIG_START: 9,
 } as const;
 
 export interface LinkParams {
   rttMs: number;
   jitterMs: number;
+  /** Connections a gateway's listen queue holds (min of the backlog asked for and somaxconn). */
+  listenBacklog?: number;
+  /** TCP's initial SYN retransmission timeout; it doubles with each retry. */
+  synRetransmitMs?: number;
 }
+
+/** Linux: somaxconn's default since 5.4 and the backlog `taco serve` asks for is larger. */
+export const DEFAULT_LISTEN_BACKLOG = 4096;
+/** Linux TCP_TIMEOUT_INIT (RFC 6298): SYN retries after 1 s, 3 s, 7 s, 15 s … */
+export const DEFAULT_SYN_RETRANSMIT_MS = 1000;
 
 export class SimNetwork {
   /** Ezones cut off from clients (network-cut fault). */
@@ -31,12 +42,17 @@ export class SimNetwork {
   /** region → ezone answer of the dispatch DNS. */
   readonly dns = new Map<string, string>();
   dnsTtlMs = 60_000;
+  readonly listenBacklog: number;
+  readonly synRetransmitMs: number;
 
   constructor(
     _clock: VirtualScheduler,
     private readonly random: Random,
     private readonly p: LinkParams,
-  ) {}
+  ) {
+    this.listenBacklog = p.listenBacklog ?? DEFAULT_LISTEN_BACKLOG;
+    this.synRetransmitMs = p.synRetransmitMs ?? DEFAULT_SYN_RETRANSMIT_MS;
+  }
 
   isCut(ezone: string): boolean {
     return this.cut.size > 0 && this.cut.has(ezone);

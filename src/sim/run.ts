@@ -67,18 +67,37 @@ export function toWorldSpec(s: Scenario, cal: Calibration): WorldSpec {
       },
       rpc: { maxConcurrentStreams: s.engines.rpc.maxConcurrentStreams },
     },
+    // The calibration file's measured costs, unless the scenario sets its own; scaled runs scale both.
     calibration: {
       ...cal,
       gateway: {
         ...cal.gateway,
-        sessionBytes: g.sessionBytes,
-        signInCpuUs: g.signInCpuUs,
-        frameCpuUs: g.frameCpuUs,
+        sessionBytes: Math.round((g.sessionBytes ?? cal.gateway.sessionBytes) * g.costScale),
+        signInCpuUs: (g.signInCpuUs ?? cal.gateway.signInCpuUs) * g.costScale,
+        frameCpuUs: (g.frameCpuUs ?? cal.gateway.frameCpuUs) * g.costScale,
+        pushCpuUs: cal.gateway.pushCpuUs * g.costScale,
+        closeCpuUs: cal.gateway.closeCpuUs * g.costScale,
+      },
+      // The listen queue is a per-gateway capacity: a scaled gateway's shrinks with its share of the load.
+      network: {
+        ...cal.network,
+        listenBacklog: Math.max(1, Math.round(cal.network.listenBacklog / g.costScale)),
       },
       rpc: { ...cal.rpc, latencyMs: s.engines.rpc.latencyMs },
     },
     stormAttemptsPerSec: Math.max(50, s.clients.count / 50),
   };
+}
+
+/**
+ * The node costs the client population charges beyond sign-ins and frames
+ * (src/sim/clients.ts): a connection's teardown and a push with its ACK, per
+ * core as world.ts divides the others. World does not pass them to the
+ * population yet, so every place that builds a World for a run sets them.
+ */
+export function applyServerCosts(world: World, cal: Calibration): void {
+  world.clients.costs.closeCpuMs = cal.gateway.closeCpuUs / 1000 / cal.gateway.cores;
+  world.clients.costs.pushCpuMs = cal.gateway.pushCpuUs / 1000 / cal.gateway.cores;
 }
 
 export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<SimRunResult> {
@@ -87,7 +106,9 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
   const recorder = new MetricsRecorder({ registry: registry(), startMs: SIM_EPOCH_MS, bucketMs: 10_000 });
   if (opts.onEvent) recorder.onEvent((e) => opts.onEvent?.(label, e));
   opts.onRunStart?.(label, recorder, s);
-  const world = new World(toWorldSpec(s, cal), recorder);
+  const spec = toWorldSpec(s, cal);
+  const world = new World(spec, recorder);
+  applyServerCosts(world, spec.calibration);
   opts.onWorld?.(world);
   await world.run((f) => opts.onProgress?.(label, f));
   const faults: (FaultTime & { forMs?: number })[] = s.faults.map((f) => ({

@@ -32,14 +32,20 @@ describe('scale', () => {
     const c = 0.16 / 2;
     assert.ok(Math.abs(s.engines.gateway.acceptPerSec - 4500 * c) < 1e-9);
     assert.ok(Math.abs(s.engines.queue.consumerRatePerSec - 2000 * c) < 1e-9, 'consumers live in each node');
-    assert.ok(Math.abs(s.engines.gateway.signInCpuUs - 250 / c) < 1e-9);
-    assert.equal(s.engines.gateway.sessionBytes, Math.round(5400 / c));
+    // Per-operation costs (set or from the calibration) are multiplied by costScale when the world is built.
+    assert.ok(Math.abs(s.engines.gateway.costScale - 1 / c) < 1e-9);
+    assert.equal(
+      s.engines.gateway.signInCpuUs,
+      undefined,
+      'unset costs stay unset: the calibration fills them',
+    );
     assert.ok(Math.abs(s.config.gateway.signInsPerSec - 3000 * c) < 1e-9);
     assert.equal(s.engines.rpc.maxConcurrentStreams, 8);
     // exact rounding: nothing per gateway changes
     const half = scale(base, 0.5);
     assert.deepEqual(half.topology.ezones, { sh: { gateways: 4 }, bj: { gateways: 4 } });
     assert.equal(half.engines.gateway.acceptPerSec, 4500);
+    assert.equal(half.engines.gateway.costScale, 1);
     assert.equal(half.engines.rpc.maxConcurrentStreams, 100);
   });
 

@@ -19,11 +19,15 @@
  *                                                                  (the gRPC default); more calls wait
  * rpc.latency             0.5ms          → rpc.latencyMs           one node-to-node call, excluding queueing
  *                                                                  (loopback round trip ~0.12ms, plus work)
- * gateway.sessionBytes    5400           → gateway.sessionBytes    memory per idle session (5.1–5.3 KiB measured)
- * gateway.signInCpuUs     250            → gateway.signInCpuUs     CPU per sign-in (handshake 211–320µs measured)
- * gateway.frameCpuUs      25             → gateway.frameCpuUs      CPU per push+ACK (21–32µs measured)
+ * gateway.sessionBytes    calibration    → gateway.sessionBytes    memory per idle session
+ * gateway.signInCpuUs     calibration    → gateway.signInCpuUs     CPU per sign-in (upgrade + hello)
+ * gateway.frameCpuUs      calibration    → gateway.frameCpuUs      CPU per small inbound frame (ping + pong)
+ *                         (unset: the measured figure in calibration/sim.json, written by `taco load
+ *                         calibrate`; a scenario sets one only to model a gateway unlike the measured one)
  * gateway.acceptPerSec    4500           → gateway.acceptPerSec    new connections one gateway accepts per
  *                                                                  second (~4,500/s per core measured)
+ * (no key)                               → gateway.costScale       what scale() multiplies each per-operation
+ *                                                                  cost by, set or from the calibration
  */
 import { z } from 'zod';
 import { durationMs } from './duration-schema.js';
@@ -64,12 +68,13 @@ const rpc = z
 
 const gateway = z
   .object({
-    sessionBytes: z.number().int().positive().default(5400),
-    signInCpuUs: z.number().positive().default(250),
-    frameCpuUs: z.number().positive().default(25),
+    sessionBytes: z.number().int().positive().optional(),
+    signInCpuUs: z.number().positive().optional(),
+    frameCpuUs: z.number().positive().optional(),
     acceptPerSec: z.number().positive().default(4500),
   })
-  .strict();
+  .strict()
+  .transform((g) => ({ ...g, costScale: 1 }));
 
 export const EnginesSchema = z
   .object({

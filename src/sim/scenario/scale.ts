@@ -63,9 +63,9 @@ export function scale(s: Scenario, factor: number): Scenario {
       },
       rpc: { ...en.rpc, maxConcurrentStreams: atLeastOne(en.rpc.maxConcurrentStreams * c) },
       gateway: {
-        sessionBytes: Math.round(en.gateway.sessionBytes / c),
-        signInCpuUs: en.gateway.signInCpuUs / c,
-        frameCpuUs: en.gateway.frameCpuUs / c,
+        ...en.gateway,
+        // Applied to the costs a scenario sets and to the calibration's alike (src/sim/run.ts).
+        costScale: en.gateway.costScale / c,
         acceptPerSec: en.gateway.acceptPerSec * c,
       },
     },
