@@ -1,40 +1,184 @@
-// `npm run bench:sim`: the simulator's performance benchmark. Runs the
-// baseline scenario (default: full scale, 1.6M clients, 10 simulated minutes,
-// base run only) and prints wall time, simulated events per second and peak RSS.
-// Usage: npm run bench:sim [-- --scale 0.1] [-- scenarios/other.yaml]
-import { execFileSync } from 'node:child_process';
+// `npm run bench:sim`: the simulator's performance benchmark.
+//
+//   npm run bench:sim                        the baseline (1.6M clients, 10 simulated minutes), base run:
+//                                            wall time, CPU, simulated events per second, peak RSS
+//   npm run bench:sim -- --scale 0.1         the same, smaller
+//   npm run bench:sim -- scenarios/x.yaml    another scenario
+//   npm run bench:sim -- --all               every scenario in scenarios/, the base run and every
+//                                            variant, each in a process of its own (its own peak RSS),
+//                                            at full scale unless --scale; a table of verdicts and
+//                                            costs, and --json FILE keeps the rows
+//   --cpu-prof                               V8 CPU profile of the run, in the working directory
+//   --no-build                               use dist/ as it is
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const args = process.argv.slice(2);
-const scaleAt = args.indexOf('--scale');
-const scale = scaleAt >= 0 ? Number(args[scaleAt + 1]) : 1;
-const file = args.find((a) => a.endsWith('.yaml')) ?? 'scenarios/baseline-1.6m.yaml';
-const cpuProf = args.includes('--cpu-prof');
+const flag = (name) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+const scale = flag('--scale') !== undefined ? Number(flag('--scale')) : 1;
+if (!Number.isFinite(scale) || scale <= 0) {
+  console.error(`bench:sim: --scale must be a positive number, got ${flag('--scale')}`);
+  process.exit(2);
+}
 
-if (!args.includes('--no-build')) execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
-const { runScenarioFile } = await import('../dist/sim/run.js');
-const { judgeRun } = await import('../dist/sim/report/verdict.js');
+if (!args.includes('--no-build') && !args.includes('--child')) {
+  execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+}
 
-let events = 0;
-const t0 = process.hrtime.bigint();
-const cpu0 = process.cpuUsage();
-const runs = await runScenarioFile(file, {
-  scale,
-  baseOnly: true,
-  onProgress: (label, f) => process.stderr.write(`\r${label}: ${Math.round(f * 100)}%   `),
-  onWorld: (w) => {
-    events = () => w.clock.executed;
-  },
-});
-const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-const cpu = process.cpuUsage(cpu0);
-const ev = typeof events === 'function' ? events() : 0;
-const rssMiB = process.resourceUsage().maxRSS / 1024;
-process.stderr.write('\n');
-const v = judgeRun(runs[0]);
-console.log(`scenario        ${file} (scale ${scale}, base run)`);
-console.log(`verdict         ${v.ok ? 'SLOs held' : `SLOs failed: ${v.reason}`}`);
-console.log(`wall            ${wallS.toFixed(1)} s`);
-console.log(`cpu (user+sys)  ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
-console.log(`events          ${ev} (${Math.round(ev / wallS).toLocaleString('en-US')} /s)`);
-console.log(`peak RSS        ${rssMiB.toFixed(0)} MiB`);
-if (cpuProf) console.log('cpu profile     written by --cpu-prof in the working directory');
+if (args.includes('--child')) await child();
+else if (args.includes('--all')) await all();
+else await one();
+
+/** One scenario's base run in this process (the classic benchmark). */
+async function one() {
+  const file = args.find((a) => a.endsWith('.yaml')) ?? 'scenarios/baseline-1.6m.yaml';
+  const { runScenarioFile } = await import('../dist/sim/run.js');
+  const { judgeRun } = await import('../dist/sim/report/verdict.js');
+  let events = () => 0;
+  const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  const runs = await runScenarioFile(file, {
+    scale,
+    baseOnly: true,
+    onProgress: (label, f) => process.stderr.write(`\r${label}: ${Math.round(f * 100)}%   `),
+    onWorld: (w) => {
+      events = () => w.clock.executed;
+    },
+  });
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const ev = events();
+  const rssMiB = process.resourceUsage().maxRSS / 1024;
+  process.stderr.write('\n');
+  const v = judgeRun(runs[0]);
+  console.log(`scenario        ${file} (scale ${scale}, base run)`);
+  console.log(`verdict         ${v.ok ? 'SLOs held' : `SLOs failed: ${v.reason}`}`);
+  console.log(`wall            ${wallS.toFixed(1)} s`);
+  console.log(`cpu (user+sys)  ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
+  console.log(`events          ${ev} (${Math.round(ev / wallS).toLocaleString('en-US')} /s)`);
+  console.log(`peak RSS        ${rssMiB.toFixed(0)} MiB`);
+  if (args.includes('--cpu-prof'))
+    console.log('cpu profile     written by --cpu-prof in the working directory');
+}
+
+/** `--child FILE VARIANT`: one run (VARIANT `-` is the base run); prints one JSON line. */
+async function child() {
+  const at = args.indexOf('--child');
+  const file = args[at + 1];
+  const variant = args[at + 2] === '-' ? undefined : args[at + 2];
+  const { loadScenario, applyVariant, scale: scaleScenario } = await import('../dist/sim/scenario/index.js');
+  const { runScenario } = await import('../dist/sim/run.js');
+  const { judgeRun } = await import('../dist/sim/report/verdict.js');
+  let s = loadScenario(file);
+  if (variant) s = applyVariant(s, variant);
+  if (scale !== 1) s = scaleScenario(s, scale);
+  let events = () => 0;
+  const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  const run = await runScenario(s, {
+    onWorld: (w) => {
+      events = () => w.clock.executed;
+    },
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const v = judgeRun(run);
+  const row = {
+    scenario: s.name,
+    variant: variant ?? null,
+    clients: s.clients.count,
+    expect: run.expect,
+    ok: v.ok,
+    reason: v.reason,
+    failedSlos: v.failedSlos,
+    wallS: Number(process.hrtime.bigint() - t0) / 1e9,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    events: events(),
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+  process.stdout.write(`${JSON.stringify(row)}\n`);
+}
+
+/** Every scenario and variant, one child process each, one after the other. */
+async function all() {
+  const { loadScenario } = await import('../dist/sim/scenario/index.js');
+  const files = readdirSync('scenarios')
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => join('scenarios', f));
+  const jobs = files.flatMap((file) => [
+    [file, '-'],
+    ...Object.keys(loadScenario(file).variants).map((v) => [file, v]),
+  ]);
+  const rows = [];
+  const started = Date.now();
+  for (const [i, [file, variant]] of jobs.entries()) {
+    const label = `${file}${variant === '-' ? '' : ` / ${variant}`}`;
+    process.stderr.write(`[${i + 1}/${jobs.length}] ${label} (scale ${scale}) … `);
+    const row = await runChild(file, variant);
+    rows.push(row);
+    process.stderr.write(
+      row.error
+        ? `error: ${row.error}\n`
+        : `${row.ok ? 'as expected' : 'NOT as expected'}, ${row.wallS.toFixed(0)} s\n`,
+    );
+  }
+  const pad = (v, n) => String(v).padEnd(n);
+  console.log(
+    `${pad('scenario', 26)}${pad('variant', 22)}${pad('clients', 10)}${pad('expect', 8)}${pad('result', 8)}${pad('wall s', 8)}${pad('cpu s', 8)}${pad('events', 12)}${pad('RSS MiB', 9)}why`,
+  );
+  for (const r of rows) {
+    if (r.error) {
+      console.log(`${pad(r.file, 48)}error: ${r.error}`);
+      continue;
+    }
+    console.log(
+      `${pad(r.scenario, 26)}${pad(r.variant ?? '(base)', 22)}${pad(r.clients, 10)}${pad(r.expect, 8)}${pad(r.ok ? 'OK' : 'NOT OK', 8)}${pad(r.wallS.toFixed(0), 8)}${pad(r.cpuS.toFixed(0), 8)}${pad(r.events, 12)}${pad(r.peakRssMiB, 9)}${r.reason}`,
+    );
+  }
+  const bad = rows.filter((r) => r.error || !r.ok).length;
+  console.log(
+    `\n${rows.length} run(s) in ${((Date.now() - started) / 60_000).toFixed(1)} min, ${bad === 0 ? 'all as expected' : `${bad} not as expected`}`,
+  );
+  const out = flag('--json');
+  if (out) writeFileSync(out, `${JSON.stringify({ version: 1, scale, rows }, null, 2)}\n`);
+  process.exit(bad === 0 ? 0 : 1);
+}
+
+function runChild(file, variant) {
+  return new Promise((resolve) => {
+    const p = spawn(
+      process.execPath,
+      [
+        '--max-semi-space-size=64',
+        '--max-old-space-size=6144',
+        'scripts/bench-sim.mjs',
+        '--child',
+        file,
+        variant,
+        '--scale',
+        String(scale),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
+    p.on('close', (code) => {
+      const line = out.trim().split('\n').pop();
+      try {
+        resolve({ file, ...JSON.parse(line) });
+      } catch {
+        resolve({ file, variant, error: `exit ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}` });
+      }
+    });
+  });
+}
