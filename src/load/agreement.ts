@@ -26,6 +26,7 @@
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import type { Calibration } from '../sim/calibration.js';
 import { loadCalibration } from '../sim/calibration.js';
 import { msToUs, newHistogram } from '../sim/metrics/hdr.js';
@@ -107,6 +108,8 @@ export interface AgreementResult {
   pushP99Ms: Pair;
   stormRecoverySec: Pair;
   ok: boolean;
+  /** The machine's 1-minute load average when the live run started and when the simulation ended. */
+  loadAverage: { before: number; after: number };
   live: { push: LatencySummary; storm: LiveStorm };
   sim: { push: LatencySummary; storm: SimStorm };
 }
@@ -479,6 +482,8 @@ async function measureCloses(fleet: Parameters<typeof stormPhase>[0], o: Agreeme
   return Math.round((Math.max(0, busyUs) / Math.max(1, idle1.connections - last.connections)) * 10) / 10;
 }
 
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
 function pair(liveV: number, simV: number, tol: number): Pair {
   const error = liveV > 0 ? Math.abs(simV - liveV) / liveV : Number.POSITIVE_INFINITY;
   return { live: liveV, sim: simV, error: Math.round(error * 1000) / 1000, ok: error <= tol };
@@ -540,6 +545,7 @@ export function simInputs(liveRun: LiveRun, calibration: Calibration) {
 
 export async function runAgreement(o: AgreementOptions, p: Progress): Promise<AgreementResult> {
   const calibration = o.calibration ?? loadCalibration();
+  const loadBefore = loadavg()[0]!;
   p.line(`agreement: live run with ${o.clients} clients`);
   const liveRun = await live(o, p);
   const inputs = simInputs(liveRun, calibration);
@@ -562,6 +568,7 @@ export async function runAgreement(o: AgreementOptions, p: Progress): Promise<Ag
     pushP99Ms,
     stormRecoverySec,
     ok: pushP99Ms.ok && stormRecoverySec.ok,
+    loadAverage: { before: round2(loadBefore), after: round2(loadavg()[0]!) },
     live: { push: liveRun.push, storm: liveRun.storm },
     sim: simRun,
   };
@@ -570,6 +577,7 @@ export async function runAgreement(o: AgreementOptions, p: Progress): Promise<Ag
 export function formatAgreement(r: AgreementResult): string {
   const pct = (x: Pair) => `${(x.error * 100).toFixed(1)}% ${x.ok ? 'ok' : 'TOO FAR'}`;
   return table(`simulator vs live, ${r.clients} clients, ${r.pushRate} pushes/s`, [
+    ['load average', `${r.loadAverage.before} at the start, ${r.loadAverage.after} at the end`],
     [
       'inputs',
       `sign-in ${Math.round(r.inputs.signInUs)} µs, close ${Math.round(r.inputs.closeUs)} µs ` +

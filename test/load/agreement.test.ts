@@ -3,9 +3,12 @@
  * p99 push latency at a fixed load and the time until every client is back after
  * a drop of all sessions, each within 25%. A few minutes of real load on this
  * machine, so it runs only with TACO_AGREEMENT=1: `npm run test:agreement`
- * (which .ci/run calls). TACO_AGREEMENT_CLIENTS / _RATE change the scale.
+ * (which .ci/run calls). TACO_AGREEMENT_CLIENTS / _RATE change the scale;
+ * TACO_AGREEMENT_JSON=FILE keeps the whole result (inputs, live and simulated
+ * storms) for the record.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { defaultAgreement, formatAgreement, runAgreement } from '../../src/load/agreement.js';
 import { progress } from '../../src/load/progress.js';
@@ -36,6 +39,8 @@ test('the simulator predicts the live p99 push latency and storm recovery within
     );
     const text = formatAgreement(r);
     console.log(text);
+    if (process.env.TACO_AGREEMENT_JSON)
+      writeFileSync(process.env.TACO_AGREEMENT_JSON, `${JSON.stringify(r, null, 2)}\n`);
     assert.ok(
       r.pushP99Ms.ok,
       `push p99: live ${r.pushP99Ms.live} ms, simulated ${r.pushP99Ms.sim} ms\n${text}`,
