@@ -13,13 +13,13 @@
  */
 import autocannon from 'autocannon';
 import { monoMs, sleep } from './clock.js';
-import { emptyCounts, type PushDriver, type PushTarget, pushBody } from './push-driver.js';
+import { emptyCounts, type PushDriver, type PushTarget, pushBodyJson } from './push-driver.js';
 
 interface AcClient {
   /** Whether the request now on this connection is a measured one (ours). */
   tacoMeasured?: boolean;
   _doRequest: () => void;
-  requestIterator: { rebuildRequest: () => unknown };
+  requestIterator: { rebuildRequest: () => unknown; requestBuilder: (req: unknown, ctx: unknown) => Buffer };
   reqsMade: number;
 }
 
@@ -69,6 +69,17 @@ export function httpPushDriver(o: HttpPushOptions): PushDriver {
     }
   };
 
+  // autocannon's own request builder merges option objects and joins header lines for every request
+  // (~14 µs each on the bench machine); the request is always the same but for its body.
+  const url = new URL(o.httpUrl);
+  const head =
+    `POST /v1/push HTTP/1.1\r\nHost: ${url.host}\r\nConnection: keep-alive\r\n` +
+    `authorization: ${auth}\r\ncontent-type: application/json\r\nContent-Length: `;
+  const buildRequest = (): Buffer => {
+    const body = pushBodyJson(o.spec, currentT, currentT >= measuredFrom);
+    return Buffer.from(`${head}${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  };
+
   const open = async (durationMs: number) => {
     let finished: () => void = () => {};
     done = new Promise<void>((resolve) => (finished = resolve));
@@ -83,16 +94,19 @@ export function httpPushDriver(o: HttpPushOptions): PushDriver {
             method: 'POST',
             path: '/v1/push',
             headers: { authorization: auth, 'content-type': 'application/json' },
-            setupRequest: (req) => ({
-              ...req,
-              body: JSON.stringify(pushBody(o.spec, currentT, currentT >= measuredFrom)),
-            }),
+            // Present so autocannon rebuilds the request each time (our builder below does the work).
+            setupRequest: (req) => req,
           },
         ],
         setupClient: (client) => {
           const c = client as unknown as AcClient;
-          if (typeof c._doRequest !== 'function' || !c.requestIterator)
+          if (
+            typeof c._doRequest !== 'function' ||
+            !c.requestIterator ||
+            typeof c.requestIterator.requestBuilder !== 'function'
+          )
             throw new Error('this autocannon version has no Client._doRequest: update src/load/push-http.ts');
+          c.requestIterator.requestBuilder = buildRequest;
           orig.set(c, c._doRequest);
           c._doRequest = () => {
             idle.add(c);
