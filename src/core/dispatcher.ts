@@ -320,10 +320,19 @@ export class Dispatcher {
       this.consumers.set(q, handle);
       this.concurrencyOf.set(q, this.concurrency);
     }
-    this.timers.push(clock.setInterval(() => void this.sweepExpired(), cfg.dispatch.expirySweepMs));
+    const failed = (what: string) => () => this.d.telemetry.count(what);
+    this.timers.push(
+      clock.setInterval(
+        () => this.sweepExpired().catch(failed('dispatch.sweep_failed')),
+        cfg.dispatch.expirySweepMs,
+      ),
+    );
     if (cfg.dispatch.consumers.autoscale) {
       this.timers.push(
-        clock.setInterval(() => void this.autoscale(), cfg.dispatch.consumers.scaleIntervalMs),
+        clock.setInterval(
+          () => this.autoscale().catch(failed('dispatch.autoscale_failed')),
+          cfg.dispatch.consumers.scaleIntervalMs,
+        ),
       );
     }
   }
@@ -421,7 +430,7 @@ export class Dispatcher {
     p.attempt = attempt;
     p.timer = this.d.clock.setTimeout(() => {
       p.timer = undefined;
-      void this.onAckTimeout(rec, p);
+      this.onAckTimeout(rec, p).catch(() => this.attemptFailed(rec, p.attempt));
     }, this.d.cfg.dispatch.ackTimeoutMs);
     this.pending.set(rec.id, p);
   }
@@ -458,7 +467,8 @@ export class Dispatcher {
       p.timer = clock.setTimeout(
         () => {
           p.timer = undefined;
-          void this.expire(rec.id);
+          // A store that fails now leaves the message to the expiry sweep, which reports it later.
+          this.expire(rec.id).catch(() => telemetry.count('dispatch.expire_failed'));
         },
         Math.max(0, rec.expiresAt - clock.now()),
       );
@@ -468,7 +478,7 @@ export class Dispatcher {
     telemetry.count('push.retry');
     p.timer = clock.setTimeout(() => {
       p.timer = undefined;
-      void this.attempt(rec.id, attempt);
+      this.attempt(rec.id, attempt).catch(() => this.attemptFailed(rec, attempt));
     }, delay);
     this.pending.set(rec.id, p);
   }
@@ -489,6 +499,16 @@ export class Dispatcher {
         telemetry.count('push.fallback_failed');
       }
     }
+  }
+
+  /**
+   * A timer-driven attempt failed on an engine (the store or the broker is down): never an unhandled
+   * rejection (it ends the process), and never the end of the message's retries — the next one is
+   * scheduled as for a failed delivery, until the TTL.
+   */
+  private attemptFailed(rec: MessageRecord, attempt: number): void {
+    this.d.telemetry.count('dispatch.attempt_failed');
+    if (!this.stopped) this.scheduleRetry(rec, attempt + 1);
   }
 
   private forget(id: string): void {

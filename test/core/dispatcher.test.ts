@@ -265,6 +265,46 @@ describe('dispatcher: delivery and ACK', () => {
   });
 });
 
+describe('dispatcher: engine failures', () => {
+  test('a store outage during timer-driven retries neither crashes the node nor ends the retries', async () => {
+    const cfg = { ackTimeoutMs: 1_000, retryBaseMs: 200, retryMaxMs: 1_000 };
+    const h = await CoreHarness.create({ config: { dispatch: cfg } });
+    const c = await h.signIn('d1');
+    const keepAlive = h.clock.setInterval(() => h.ping(c), 5_000);
+    const [id] = await h.push({ to: { devices: ['d1'] }, ttl: 120 });
+    assert.equal(c.conn.pushTimes(id).length, 1);
+    // The store goes down (MariaDB shut down): every read and status write rejects.
+    const store = h.messages;
+    const down = () => Promise.reject(new Error('store unreachable'));
+    const { get, transition } = store;
+    store.get = down;
+    store.transition = down;
+    let unhandled = 0;
+    const onUnhandled = () => unhandled++;
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      h.ack(c, id!); // lost: its status write fails
+      await h.advance(10_000); // ACK timeouts and retries meet the outage
+      await h.settle();
+      assert.equal(unhandled, 0, 'no rejection escapes the dispatcher');
+      assert.ok(h.telemetry.c('dispatch.attempt_failed') >= 1, 'failed attempts are counted');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      store.get = get;
+      store.transition = transition;
+    }
+    // The store is back: the next retry delivers again, the device ACKs that copy.
+    await h.advance(3_000);
+    const times = c.conn.pushTimes(id);
+    assert.ok(times.length >= 2, `sent again after the outage (${times.length} sends)`);
+    h.ack(c, id!);
+    await h.settle();
+    assert.equal((await h.status(id!)).status, 'delivered');
+    keepAlive.cancel();
+    await h.stop();
+  });
+});
+
 describe('dispatcher: targeting', () => {
   test('to.users reaches every device of the listed users and nobody else', async () => {
     const h = await CoreHarness.create();
