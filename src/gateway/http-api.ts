@@ -27,7 +27,13 @@ export interface HttpApiDeps {
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  // Headers as a flat list: Node writes them as they are, without building and checking a header map.
+  res.writeHead(status, [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(Buffer.byteLength(text)),
+  ]);
   res.end(text);
 }
 
