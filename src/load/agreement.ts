@@ -58,6 +58,27 @@ export interface AgreementOptions {
   calibration?: Calibration;
 }
 
+/** How far the stretch of an event loop may move between the input phase and the predicted drop. */
+export const STEADY_WITHIN = 1.3;
+
+function stretchOf(l: LoopTimes | null): number | null {
+  return l && l.cpuSec > 0 ? Math.round(((l.cpuSec + l.waitSec) / l.cpuSec) * 100) / 100 : null;
+}
+
+/** Did the machine treat the two storms alike (see AgreementResult.steady)? */
+export function steadiness(partial: LiveStorm, full: LiveStorm): AgreementResult['steady'] {
+  const both = (a: LoopTimes | null, b: LoopTimes | null): [number, number] | null => {
+    const x = stretchOf(a);
+    const y = stretchOf(b);
+    return x !== null && y !== null ? [x, y] : null;
+  };
+  const node = both(partial.serverLoop, full.serverLoop);
+  const clients = both(partial.clientLoops, full.clientLoops);
+  const within = (p: [number, number] | null) =>
+    p === null || (p[1] / p[0] <= STEADY_WITHIN && p[0] / p[1] <= STEADY_WITHIN);
+  return { ok: within(node) && within(clients), node, clients };
+}
+
 export const defaultAgreement = {
   clients: 15_000,
   pushRate: 500,
@@ -108,6 +129,14 @@ export interface AgreementResult {
   pushP99Ms: Pair;
   stormRecoverySec: Pair;
   ok: boolean;
+  /**
+   * The premise of the comparison: the machine gave the node and the load
+   * clients about the same share of its cores in the drop predicted as in
+   * the partial one the inputs came from (each event loop's stretch, CPU plus
+   * run-queue wait over CPU, within STEADY_WITHIN). On a shared machine whose
+   * load changed in between, the live figure measures the machine, not taco.
+   */
+  steady: { ok: boolean; node: [number, number] | null; clients: [number, number] | null };
   /** The machine's 1-minute load average when the live run started and when the simulation ended. */
   loadAverage: { before: number; after: number };
   live: { push: LatencySummary; storm: LiveStorm };
@@ -568,6 +597,7 @@ export async function runAgreement(o: AgreementOptions, p: Progress): Promise<Ag
     pushP99Ms,
     stormRecoverySec,
     ok: pushP99Ms.ok && stormRecoverySec.ok,
+    steady: steadiness(liveRun.partialStorm, liveRun.storm),
     loadAverage: { before: round2(loadBefore), after: round2(loadavg()[0]!) },
     live: { push: liveRun.push, storm: liveRun.storm },
     sim: simRun,
@@ -601,6 +631,12 @@ export function formatAgreement(r: AgreementResult): string {
         r.live.storm.listenOverflows,
         r.live.storm.recovery,
       ),
+    ],
+    [
+      'machine',
+      `${r.steady.ok ? 'steady' : 'NOT STEADY'}: event loops stretched by waiting for a core, partial → full drop: ` +
+        `node ${r.steady.node?.join(' → ') ?? '?'}, load clients ${r.steady.clients?.join(' → ') ?? '?'} ` +
+        `(within ×${STEADY_WITHIN} counts as the same machine)`,
     ],
     [
       'sim storm',
