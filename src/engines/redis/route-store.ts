@@ -5,6 +5,11 @@
  * Cluster-safe (no multi-key script). Membership sets only grow, like the
  * embedded twin's, and are added to after the route applied.
  *
+ * On a Cluster every command and script touches one key, so keys need no hash
+ * tag and spread over every master; ids are URI-encoded, so a `{…}` in an id
+ * cannot become a tag (test/engines/redis-cluster.test.ts runs the contract
+ * on a real 3-master cluster).
+ *
  * Keys (`prefix` defaults to `taco:`; ids are URI-encoded so `:` cannot collide):
  *   {prefix}r:{app}:{device}  hash  app device user? loc? node ezone session updatedAt
  *   {prefix}u:{app}:{user}    set   devices of the user

@@ -14,10 +14,11 @@
  *   under a lock; the others wait for the marker. On a Cluster there is one
  *   marker per master (in a slot that master serves, by hash tag), because a
  *   master that restarts empty does not drop the client's connection to the
- *   others: only its own marker tells. Reads use MySQL while rebuilding. Writes this node could not send to Redis ("dirty" keys: Redis was
- *   down, or a command timed out) are repaired one by one from MySQL — after
- *   the reconnect, or shortly after the failed write when the connection
- *   stayed up; past `maxDirty` of them, every
+ *   others: only its own marker tells. Reads use MySQL while rebuilding.
+ *   Writes this node could not send to Redis ("dirty" keys: Redis, or a
+ *   Cluster master, was down, or a command timed out) are repaired one by one
+ *   from MySQL — after the reconnect, or shortly after the failed write when
+ *   the connection stayed up; past `maxDirty` of them, every
  *   route is re-put instead (removals missed during such an outage stay until
  *   the device's next sign-in or reap — a stale route only costs a failed
  *   delivery attempt, which counts the device as offline).
