@@ -10,6 +10,9 @@
  * | queue    | RabbitMQ if given, else embedded                               |
  * | nodes    | Redis if given, else embedded (single process)                 |
  *
+ * Redis standalone or Cluster is chosen by the URL (`redis+cluster://h1:7000,h2:7001`, see
+ * redis/client.ts); the MySQL table prefix comes from `tablePrefix` or the URL's `?tablePrefix=`.
+ *
  * A server that does not answer at start fails with ENGINE_UNAVAILABLE naming
  * the engine and the URL (password masked); whatever did connect is closed.
  */
