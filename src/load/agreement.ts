@@ -27,6 +27,8 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { SeededRandom } from '../core/clock.js';
 import type { Calibration } from '../sim/calibration.js';
 import { loadCalibration } from '../sim/calibration.js';
 import { msToUs, newHistogram } from '../sim/metrics/hdr.js';
@@ -89,7 +91,45 @@ export const defaultAgreement = {
   seed: 7,
 };
 
+/** Percentiles of a delay distribution (ms), as monitorEventLoopDelay gives them. */
+export interface DelayPercentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/**
+ * A sample of the distribution: piecewise linear between its percentiles,
+ * from 0 at the 0th (a tick that was on time). `u` uniform in [0, 1).
+ */
+export function sampleDelayMs(d: DelayPercentiles, u: number): number {
+  const pts: [number, number][] = [
+    [0, 0],
+    [0.5, d.p50],
+    [0.9, d.p90],
+    [0.99, d.p99],
+    [0.999, d.p999],
+    [1, d.max],
+  ];
+  for (let i = 1; i < pts.length; i++) {
+    const [q1, v1] = pts[i]!;
+    if (u <= q1) {
+      const [q0, v0] = pts[i - 1]!;
+      return v0 + ((v1 - v0) * (u - q0)) / (q1 - q0);
+    }
+  }
+  return d.max;
+}
+
 export interface SimInputs {
+  /**
+   * How late the push generator's 1 ms ticker ran in the live push phase (its
+   * event loop's delay, in the process that stamps each push's intended time):
+   * part of every live push's latency that no node or link causes. Null: none.
+   */
+  generatorDelay: DelayPercentiles | null;
   /** Node time per sign-in (upgrade + hello) on this machine now, µs. */
   signInUs: number;
   /** Node time to read a close and tear the connection down, µs. */
@@ -241,6 +281,8 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
   };
   const latency = newHistogram();
   const recovery = newHistogram();
+  const generatorRandom = new SeededRandom((o.seed ^ 0x6e6f6465) >>> 0);
+  const gen = inputs.generatorDelay;
   let maxRecovery = 0;
   let shed = 0;
   let attempts = 0;
@@ -256,7 +298,7 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
     observe(name, value) {
       const now = world!.clock.now() - SIM_EPOCH_MS;
       if (name === 'push.latency' && now >= pushFrom + 1_000 && now < stormAt)
-        latency.recordValue(msToUs(value));
+        latency.recordValue(msToUs(value + (gen ? sampleDelayMs(gen, generatorRandom.next()) : 0)));
       else if (name === 'reconnect.recovery' && now >= stormAt) {
         maxRecovery = Math.max(maxRecovery, value);
         recovery.recordValue(msToUs(value));
@@ -444,6 +486,9 @@ export async function live(o: AgreementOptions, p: Progress) {
     fleet.rtt.reset();
     // Pings through the node while it carries the pushes (after the warm-up), one per 10 ms per process.
     const probe = setTimeout(() => fleet.rttProbe(Math.floor(o.pushMs / 10), o.pushMs - 500), 2_500);
+    // The push generator runs here: its event loop's lateness is in every push's measured latency.
+    const generator = monitorEventLoopDelay({ resolution: 1 });
+    generator.enable();
     const pushed = await pushPhase(
       fleet,
       {
@@ -462,6 +507,16 @@ export async function live(o: AgreementOptions, p: Progress) {
       p,
     );
     clearTimeout(probe);
+    generator.disable();
+    // The histogram holds the time between ticks: the lateness is what exceeds the 1 ms interval.
+    const ms = (ns: number) => Math.max(0, Math.round(ns / 1e3) / 1e3 - 1);
+    const generatorDelay: DelayPercentiles = {
+      p50: ms(generator.percentile(50)),
+      p90: ms(generator.percentile(90)),
+      p99: ms(generator.percentile(99)),
+      p999: ms(generator.percentile(99.9)),
+      max: ms(generator.max),
+    };
     const link = summarize(fleet.rtt);
     // The node's sign-in throughput once warm: a third of the sessions dropped and back.
     const partial = await liveStorm(fleet, o, 2_000, 1 / 3, p);
@@ -474,6 +529,7 @@ export async function live(o: AgreementOptions, p: Progress) {
       partialStorm: partial,
       link,
       push: pushed.latency,
+      generatorDelay,
       storm,
     };
   } finally {
@@ -558,6 +614,7 @@ export function simInputs(liveRun: LiveRun, calibration: Calibration) {
       : (part.processes * (part.emitSec ?? part.allBackSec) * 1000) / Math.max(1, part.dropped);
   const link = fitLink(liveRun.link.p50 ?? 0.5, liveRun.link.p99 ?? 1);
   return {
+    generatorDelay: liveRun.generatorDelay ?? null,
     signInUs: signInCpuUs * slowdown,
     closeUs: closeCpuUs * slowdown,
     ...link,
@@ -616,7 +673,8 @@ export function formatAgreement(r: AgreementResult): string {
         `first sign-in ${Math.round(r.inputs.firstSignInsPerSec)}/s), ` +
         `link rtt ${r.inputs.rttMs.toFixed(3)} ms + jitter ${r.inputs.jitterMs.toFixed(3)} ms ` +
         `(pings under the push load: p50 ${fmtMs(r.inputs.link.p50)}, p99 ${fmtMs(r.inputs.link.p99)}), ` +
-        `listen queue ${r.inputs.listenBacklog}`,
+        `listen queue ${r.inputs.listenBacklog}, push generator late by p50 ${fmtMs(r.inputs.generatorDelay?.p50)}, ` +
+        `p99 ${fmtMs(r.inputs.generatorDelay?.p99)}`,
     ],
     ['push p99', `live ${fmtMs(r.pushP99Ms.live)}, sim ${fmtMs(r.pushP99Ms.sim)}: ${pct(r.pushP99Ms)}`],
     [
