@@ -3,10 +3,12 @@
 // scripts/ensure-services.sh, as CI does. What docs/operations.md ("When an engine fails") promises:
 // - routes: reads keep coming from Redis (pushes still find their device); route writes fail, classified;
 // - pushes: refused at once with 503 TACO_ERR_ENGINE_UNAVAILABLE while MariaDB is down, accepted after;
-// - nothing accepted is lost: a message for an offline device is delivered at its sign-in after recovery;
+// - nothing accepted is lost: a message for an offline device is delivered at its sign-in after recovery,
+//   and one whose ACK came while MariaDB was down (its status write failed) is delivered again and ends
+//   `delivered` once;
 // - connected devices keep their connections throughout.
-// The second drill is a `todo`: a message whose ACK comes while MariaDB is down must still end `delivered`
-// after recovery, and `taco serve` must survive; today the process exits (see the test).
+// The second drill runs the real `taco serve` binary: a message whose ACK comes while MariaDB is down (the
+// status write fails) is retried and ends `delivered` after recovery, and the process survives the outage.
 // Each takes MariaDB down for everyone for a few seconds: run them alone (CI runs files one at a time).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -114,7 +116,12 @@ describe('MariaDB shut down mid-run, restarted by ensure-services.sh', { skip, t
   const devices: Device[] = [];
 
   before(async () => {
-    const config = resolveServeConfig({ apps: [APP], ports: { ws: 0, http: 0, grpc: 0 } });
+    const config = resolveServeConfig({
+      apps: [APP],
+      ports: { ws: 0, http: 0, grpc: 0 },
+      // Short ACK timeout and retries: lost ACKs are retried while MariaDB is still down.
+      core: { dispatch: { ackTimeoutMs: 500, retryBaseMs: 200, retryMaxMs: 1_000 } },
+    });
     engines = await selectEngines({
       ezone: config.ezone,
       redisUrl: redis.url,
@@ -161,12 +168,17 @@ describe('MariaDB shut down mid-run, restarted by ensure-services.sh', { skip, t
     const warm = await Promise.all(devices.map((_, i) => pushTo(http, `dev-${i}`, 'warm-up')));
     for (const r of warm) assert.equal(r.status, 202, JSON.stringify(r.json));
     await allDelivered(get, warm.map(idOf), 10_000);
+    // Accepted just before the outage: the devices get them but hold their ACKs until MariaDB is gone.
+    for (const d of devices) d.holding = true;
+    const held = (await Promise.all(devices.map((_, i) => pushTo(http, `dev-${i}`, 'ack-lost')))).map(idOf);
+    await eventually(() => devices.every((d, i) => d.pushes.includes(held[i]!)), 10_000, 'pushes received');
     // One for a device that is not connected: it waits in MariaDB's offline queue.
     const offline = await pushTo(http, 'dev-offline', 'for-later');
     assert.equal(offline.status, 202);
 
     await mariadbDown();
     try {
+      for (const d of devices) d.release(); // the ACKs arrive now: their status writes fail
       // Routes: reads keep coming from Redis.
       const r0 = await engines.routes.get(APP.id, 'dev-0');
       assert.equal(r0?.device, 'dev-0');
@@ -207,7 +219,8 @@ describe('MariaDB shut down mid-run, restarted by ensure-services.sh', { skip, t
       200,
     );
     devices.push(await Device.signIn(ws, 'dev-offline'));
-    await allDelivered(get, [idOf(offline), idOf(afterOutage!)]);
+    // The pushes whose ACKs were lost are delivered again (and ACKed) by the dispatcher's retries.
+    await allDelivered(get, [...held, idOf(offline), idOf(afterOutage!)]);
     for (const d of devices) assert.equal(d.c.closeCode, undefined, 'no device was disconnected');
   });
 });
@@ -216,13 +229,9 @@ describe('taco serve with a message awaiting its ACK when MariaDB goes down', {
   skip,
   timeout: 150_000,
 }, () => {
-  test('the node survives, and the message whose ACK was lost ends delivered after recovery', {
-    // Fails today: the `taco serve` process exits with code 1 about 0.7 s into the outage. Its dispatcher's
-    // retry timer runs `void this.attempt(…)` (src/core/dispatcher.ts, scheduleRetry); with MariaDB down
-    // attempt()'s messages.get rejects, nothing catches it, and Node ends the process on the unhandled
-    // rejection. In-process, the message stays `sent` until its TTL: its retry chain ended there.
-    todo: 'the dispatcher must retry an attempt that failed on the store (src/core/dispatcher.ts)',
-  }, async () => {
+  // Before b7b8f9b the process exited with code 1 about 0.7 s into the outage: the dispatcher's retry
+  // timer's attempt rejected on the store and nothing caught it (an unhandled rejection ends Node).
+  test('the node survives, and the message whose ACK was lost ends delivered after recovery', async () => {
     const sandbox = await openSandbox({ redis: redis.url!, mysql: mysql.url!, amqp: amqp.url! });
     // Short ACK timeout and retries: the lost ACK is retried while MariaDB is still down.
     const config = writeConfig({ dispatch: { ackTimeoutMs: 500, retryBaseMs: 200, retryMaxMs: 1_000 } });
