@@ -3,26 +3,28 @@
  * against a running `taco serve`) and in the simulator (the shipped core on
  * virtual time, src/sim/world.ts), compared.
  *
- * Live, on one fleet of `clients` (15,000) SDK-policy clients:
+ * Live, on one fleet of `clients` (15,000) light clients in 2 processes:
  *   1. sign every client in;
  *   2. push through the HTTP API at `pushRate` for `pushMs` while pings probe
  *      the round trip through the node's event loop under that same load →
- *      the simulator's link (rtt + jitter); the p99 of the pushes' end-to-end
- *      latency is the live figure;
+ *      the simulator's link (rtt + jitter); the push generator's own
+ *      event-loop lateness is measured too; the p99 of the pushes'
+ *      end-to-end latency is the live figure;
  *   3. drop a third of the sessions at once and time until they are back:
- *      the node's warm sign-in throughput on this machine (the load clients
- *      share its cores, so this is what one node achieves here, not its pure
- *      CPU cost) → the simulator's service time per sign-in;
+ *      the node's CPU per sign-in and the load clients' CPU per reconnect;
  *   4. drop every session at once and time until all are back (admission
- *      control in effect) — the live storm figure.
- * Simulated: one node (one process, one core), the same clients, push rate
- * and drop, with those inputs and the calibration file's other costs; the
- * same two figures (p99 of push.latency before the drop; the largest
- * reconnect recovery after it). Each must be within `tolerance` (25%) of
- * the live one. What the simulator has to get right on its own: the push
- * path (queue, dispatcher, two hops, the ACK) given the link, and the storm's
- * dynamics (the SDK's jittered backoff, admission control, the sign-in
- * queue) given the node's throughput.
+ *      control in effect) — the live storm figure; meanwhile the kernel's
+ *      listen-queue overflows and each event loop's CPU and run-queue wait;
+ *   5. every client goes away: the node's CPU per close.
+ * Simulated: one node (one event loop), the same clients as 2 load
+ * processes, push rate and drop, with those inputs and the calibration
+ * file's other costs; the same two figures (p99 of push.latency before the
+ * drop plus the generator's lateness; the largest reconnect recovery after
+ * it). Each must be within `tolerance` (25%) of the live one. What the
+ * simulator has to get right on its own: the push path given the link, and
+ * the storm's course (the SDK's jittered backoff, the listen queue and TCP's
+ * SYN retries, the node's rounds, admission control) given the costs and
+ * the machine's speed.
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
@@ -177,6 +179,8 @@ export interface AgreementResult {
    * load changed in between, the live figure measures the machine, not taco.
    */
   steady: { ok: boolean; node: [number, number] | null; clients: [number, number] | null };
+  /** The simulated storm with the machine's speed from the partial drop instead (not checked). */
+  stormFromBeforeSec: number;
   /** The machine's 1-minute load average when the live run started and when the simulation ended. */
   loadAverage: { before: number; after: number };
   live: { push: LatencySummary; storm: LiveStorm };
@@ -577,20 +581,30 @@ function pair(liveV: number, simV: number, tol: number): Pair {
 export type LiveRun = Awaited<ReturnType<typeof live>>;
 
 /**
- * The simulator's inputs, from the live run before the storm it predicts.
- * What the node spends: CPU per close (measured when the fleet went away)
- * and per sign-in (the partial storm's CPU less its closes, per attempt).
- * How fast it gets through that on this machine: its event loop's CPU time
- * plus the time it sat runnable waiting for a core, over its CPU time
- * (schedstat), in the partial storm. The load clients the same way: their
- * CPU per attempt, stretched by their own wait for a core, is how long each
- * process takes per reconnect it starts. Where /proc or /metrics gave
- * nothing, the calibration's figures and the partial storm's throughput and
- * pace stand in.
+ * The simulator's inputs. What the node spends: CPU per close (measured when
+ * the fleet went away) and per sign-in (the partial storm's CPU less its
+ * closes, per attempt); the load clients, CPU per reconnect they start (the
+ * partial storm). How fast each gets through its CPU on this machine: its
+ * event loop's CPU time plus the time it sat runnable waiting for a core,
+ * over its CPU time (schedstat) — `during` the drop predicted (the machine's
+ * speed then, set by its other work, which the simulator does not model) or
+ * `before` it (the partial drop). The storm's course — who reconnects when,
+ * the listen queue, SYN retries, rounds, admission — is the simulator's.
+ * Where /proc or /metrics gave nothing, the calibration's figures and the
+ * partial storm's throughput and pace stand in.
  */
-export function simInputs(liveRun: LiveRun, calibration: Calibration) {
+export function simInputs(
+  liveRun: LiveRun,
+  calibration: Calibration,
+  machine: 'before' | 'during' = 'during',
+) {
   const part = liveRun.partialStorm;
-  const stretch = (l: LoopTimes | null) => (l && l.cpuSec > 0 ? (l.cpuSec + l.waitSec) / l.cpuSec : null);
+  // How much wall time a unit of CPU took each event loop: in the partial drop (`before`), or in
+  // the drop being predicted (`during`: the machine's speed then, which its other work sets).
+  const speedFrom = machine === 'during' ? liveRun.storm : part;
+  const stretchOf = (l: LoopTimes | null) => (l && l.cpuSec > 0 ? (l.cpuSec + l.waitSec) / l.cpuSec : null);
+  const stretch = (which: 'serverLoop' | 'clientLoops') =>
+    stretchOf(speedFrom[which]) ?? stretchOf(part[which]);
   // The event loop is the node's one serial worker; /metrics' process CPU also counts GC and libuv
   // threads, so the close (measured through /metrics) is taken at the loop's share of it.
   const loopShare =
@@ -602,12 +616,12 @@ export function simInputs(liveRun: LiveRun, calibration: Calibration) {
       ? part.serverCpuSec * 1e6
       : null;
   const slowdown =
-    stretch(part.serverLoop) ?? (cpuUs && cpuUs > 0 ? Math.max(1, (part.allBackSec * 1e6) / cpuUs) : 1);
+    stretch('serverLoop') ?? (cpuUs && cpuUs > 0 ? Math.max(1, (part.allBackSec * 1e6) / cpuUs) : 1);
   const signInCpuUs =
     cpuUs !== null && cpuUs > part.dropped * closeCpuUs
       ? (cpuUs - part.dropped * closeCpuUs) / Math.max(1, part.attempts)
       : 1e6 / liveRun.signInsPerSec / slowdown;
-  const clientStretch = stretch(part.clientLoops);
+  const clientStretch = stretch('clientLoops');
   const rigAttemptMs =
     part.clientLoops && clientStretch !== null
       ? ((part.clientLoops.cpuSec * 1000) / Math.max(1, part.attempts)) * clientStretch
@@ -634,9 +648,11 @@ export async function runAgreement(o: AgreementOptions, p: Progress): Promise<Ag
   const loadBefore = loadavg()[0]!;
   p.line(`agreement: live run with ${o.clients} clients`);
   const liveRun = await live(o, p);
-  const inputs = simInputs(liveRun, calibration);
+  const inputs = simInputs(liveRun, calibration, 'during');
   p.line(`agreement: simulating ${o.clients} clients`);
   const simRun = await simulate(o, inputs);
+  // The same prediction from the machine's speed before the drop only, for the record.
+  const before = await simulate(o, simInputs(liveRun, calibration, 'before'));
   p.done();
   const pushP99Ms = pair(liveRun.push.p99 ?? 0, simRun.push.p99 ?? 0, o.tolerance);
   const stormRecoverySec = pair(liveRun.storm.allBackSec, simRun.storm.allBackSec, o.tolerance);
@@ -655,6 +671,7 @@ export async function runAgreement(o: AgreementOptions, p: Progress): Promise<Ag
     stormRecoverySec,
     ok: pushP99Ms.ok && stormRecoverySec.ok,
     steady: steadiness(liveRun.partialStorm, liveRun.storm),
+    stormFromBeforeSec: before.storm.allBackSec,
     loadAverage: { before: round2(loadBefore), after: round2(loadavg()[0]!) },
     live: { push: liveRun.push, storm: liveRun.storm },
     sim: simRun,
@@ -679,7 +696,8 @@ export function formatAgreement(r: AgreementResult): string {
     ['push p99', `live ${fmtMs(r.pushP99Ms.live)}, sim ${fmtMs(r.pushP99Ms.sim)}: ${pct(r.pushP99Ms)}`],
     [
       'storm recovery',
-      `live ${r.stormRecoverySec.live.toFixed(2)} s, sim ${r.stormRecoverySec.sim.toFixed(2)} s: ${pct(r.stormRecoverySec)}`,
+      `live ${r.stormRecoverySec.live.toFixed(2)} s, sim ${r.stormRecoverySec.sim.toFixed(2)} s: ${pct(r.stormRecoverySec)} ` +
+        `(machine's speed in the drop; from the partial drop's speed the sim says ${r.stormFromBeforeSec.toFixed(2)} s)`,
     ],
     [
       'live storm',
