@@ -77,6 +77,8 @@ export class Dispatcher {
   /** Concurrency applied to each queue's consumer: every queue scales on its own backlog. */
   private readonly concurrencyOf = new Map<string, number>();
   private readonly timers: TimerHandle[] = [];
+  /** Wake-ups of consumers waiting before a failed job goes back to the broker (see onJob). */
+  private readonly pauses = new Set<() => void>();
   private concurrency: number;
   private stopped = false;
 
@@ -370,9 +372,29 @@ export class Dispatcher {
     this.inFlight.add(job.id);
     try {
       await this.attempt(job.id, job.attempt);
+    } catch (e) {
+      // An engine failed the attempt (the store is down): the job goes back to the broker, but not at
+      // once — an immediate redelivery spins on the outage (a core's worth of store reads for one job,
+      // measured in the MariaDB-down drill). Holding the consumer slot meanwhile throttles the rest.
+      this.d.telemetry.count('dispatch.job_failed');
+      await this.pause(this.d.cfg.dispatch.retryBaseMs * (0.5 + this.d.random.next() / 2));
+      throw e;
     } finally {
       this.inFlight.delete(job.id);
     }
+  }
+
+  /** Waits `ms` on the node's clock; cut short when the dispatcher stops. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        timer.cancel();
+        this.pauses.delete(wake);
+        resolve();
+      };
+      const timer = this.d.clock.setTimeout(wake, ms);
+      this.pauses.add(wake);
+    });
   }
 
   /** One delivery attempt. Never throws for per-message problems: they become retries or statuses. */
@@ -608,6 +630,7 @@ export class Dispatcher {
     this.stopped = true;
     for (const t of this.timers) t.cancel();
     this.timers.length = 0;
+    for (const wake of [...this.pauses]) wake();
     for (const h of this.consumers.values()) await h.cancel().catch(() => {});
     this.consumers.clear();
     this.concurrencyOf.clear();

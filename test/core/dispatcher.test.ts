@@ -305,6 +305,34 @@ describe('dispatcher: engine failures', () => {
   });
 });
 
+describe('dispatcher: failed jobs', () => {
+  test('a job that fails on the store goes back to the queue after a pause, not in a tight loop', async () => {
+    const h = await CoreHarness.create({ config: { dispatch: { retryBaseMs: 200 } } });
+    await h.signIn('d1');
+    const store = h.messages;
+    const { get } = store;
+    let reads = 0;
+    store.get = (id: string) => {
+      reads++;
+      return Promise.reject(new Error(`store unreachable (${id})`));
+    };
+    try {
+      const [id] = await h.push({ to: { devices: ['d1'] }, ttl: 60 });
+      assert.ok(id);
+      await h.advance(2_000);
+      // Each redelivery waits 100–200 ms: at most ~20 attempts in 2 s (thousands without the pause).
+      assert.ok(reads >= 5 && reads <= 25, `${reads} store reads in 2 s of outage`);
+      assert.ok(h.telemetry.c('dispatch.job_failed') >= 5);
+    } finally {
+      store.get = get;
+    }
+    // The store is back: the redelivered job delivers.
+    await h.advance(1_000);
+    assert.equal(h.dispatcher.pendingAcks, 1);
+    await h.stop();
+  });
+});
+
 describe('dispatcher: targeting', () => {
   test('to.users reaches every device of the listed users and nobody else', async () => {
     const h = await CoreHarness.create();
