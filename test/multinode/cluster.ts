@@ -3,8 +3,8 @@
  * on loopback, sharing the real Redis, MariaDB and RabbitMQ of this machine,
  * each run in a sandbox of its own:
  * - MariaDB: a schema `taco_mn_<tag>` (created, `taco db migrate`d through
- *   the CLI, dropped at the end). `taco serve` has no table-prefix setting,
- *   so a schema of its own is what keeps it off other tests' tables.
+ *   the CLI, dropped at the end): a schema of its own keeps the run off other
+ *   tests' tables and is dropped whole (TACO_MYSQL_PREFIX would share one).
  * - RabbitMQ: a vhost `taco-mn-<tag>` (rabbitmqctl), deleted at the end, so
  *   `push.shared` and `upstream.*` are this run's alone.
  * - Redis: database 14 (the failover tests use 11–13); every `taco:*` key
