@@ -34,3 +34,24 @@ const top = (m) =>
 console.log(
   `${total} samples, ${((p.endTime - p.startTime) / 1e6).toFixed(1)} s\n\nby function (self):\n${top(fn)}\n\nby file (self):\n${top(files)}`,
 );
+
+// Inclusive time of the functions named in TACO_PROFILE_INCLUSIVE (comma-separated), e.g.
+// TACO_PROFILE_INCLUSIVE=parserOnIncoming,socketOnData node bench/profile-summary.mjs FILE
+const names = (process.env.TACO_PROFILE_INCLUSIVE ?? '').split(',').filter(Boolean);
+if (names.length) {
+  const parent = new Map();
+  for (const x of p.nodes) for (const c of x.children ?? []) parent.set(c, x.id);
+  const incl = new Map(names.map((k) => [k, 0]));
+  for (const [id, c] of self) {
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const name = byId.get(cur).callFrame.functionName;
+      if (incl.has(name) && !seen.has(name)) {
+        seen.add(name);
+        incl.set(name, incl.get(name) + c);
+      }
+    }
+  }
+  console.log('\ninclusive:');
+  for (const [k, c] of incl) console.log(`${((c / total) * 100).toFixed(1).padStart(5)}%  ${k}`);
+}
