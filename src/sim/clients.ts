@@ -19,7 +19,8 @@
  * `synRetransmitMs`, doubling) until the SDK's connect timeout. A connection
  * the node gets to only after its client gave up costs the node its teardown
  * (`closeCpuMs`), not a sign-in; every session its peer closes at once (a
- * drop, a reset) costs the same when the node reads the close.
+ * drop, a reset) costs the same when the node reads the close. A push
+ * leaves the node once its CPU has got to it and spent `pushCpuMs` on it.
  */
 
 import { closeCodeAction, DedupWindow, parseRetryAfterMs, reconnectDelayMs } from '../client/policy.js';
@@ -156,6 +157,8 @@ export class ClientPopulation {
     this.nextEnd = new Float64Array(nodes.length);
     this.backlog = new Int32Array(nodes.length);
     this.costs = { closeCpuMs: p.closeCpuMs ?? 0, pushCpuMs: p.pushCpuMs ?? 0 };
+    // Every push waits for its node's CPU and costs it `pushCpuMs` (the node's rounds, see synArrives).
+    net.pushWork = (node, now) => this.work(node, now, this.costs.pushCpuMs);
     this.conns = new Array(n);
     this.policies = [p.reconnect];
     this.dedup = new DedupWindow(Math.max(1024, Math.min(8_000_000, n * 4)));
@@ -451,8 +454,6 @@ export class ClientPopulation {
         return;
       }
       case 'push': {
-        // The node's CPU for this push and its ACK (charged as the push lands: its delay is one-way).
-        if (this.costs.pushCpuMs > 0) this.work(conn.node, this.clock.now(), this.costs.pushCpuMs);
         if (this.dedup.add(f.id)) this.observer.onPushShown(c, f.id, f.ts);
         else this.observer.onDuplicate(c);
         // The SDK ACKs every copy, duplicates included.

@@ -44,6 +44,12 @@ export class SimNetwork {
   dnsTtlMs = 60_000;
   readonly listenBacklog: number;
   readonly synRetransmitMs: number;
+  /**
+   * The node's CPU for a push about to be written at `now` on node `node`:
+   * returns when the node has done it (it waits behind the node's other
+   * work). Set by the client population; unset, a push leaves at once.
+   */
+  pushWork: ((node: number, now: number) => number) | undefined;
 
   constructor(
     _clock: VirtualScheduler,
@@ -95,7 +101,10 @@ export class SimConn implements ClientConnection {
   send(frame: ServerFrame): void {
     if (this.serverClosed || this.clientGone || this.net.isCut(this.ezone)) return;
     if (frame.op === 'pong') return; // the simulated SDK detects dead links by the cut itself (see clients.ts)
-    this.enqueueDown(frame, 0, '');
+    // A push leaves once the node's CPU has got to it (and done it).
+    const from =
+      frame.op === 'push' && this.net.pushWork ? this.net.pushWork(this.node, this.clock.now()) : 0;
+    this.enqueueDown(frame, 0, '', from);
   }
 
   close(code: number, reason: string): void {
@@ -113,8 +122,8 @@ export class SimConn implements ClientConnection {
     this.enqueueDown(null, 1006, 'connection reset');
   }
 
-  private enqueueDown(frame: ServerFrame | null, code: number, reason: string): void {
-    const at = Math.max(this.lastDownAt, this.clock.now() + this.net.oneWayMs());
+  private enqueueDown(frame: ServerFrame | null, code: number, reason: string, from = 0): void {
+    const at = Math.max(this.lastDownAt, Math.max(from, this.clock.now()) + this.net.oneWayMs());
     this.lastDownAt = at;
     this.down.push({ at, frame, code, reason });
     this.clock.at(at, Ev.DOWNLINK, this.client);
