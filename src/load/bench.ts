@@ -378,7 +378,8 @@ const ratio = (t: number | null | undefined, r: number | null | undefined) =>
     ? null
     : Math.round((t / r) * 100) / 100;
 
-export function benchRows(ref: SystemFigures, taco: SystemFigures): BenchRow[] {
+export function benchRows(ref: SystemFigures, taco: SystemFigures, latencyRate = 5_000): BenchRow[] {
+  const at = latencyRate.toLocaleString('en-US');
   const rows: BenchRow[] = [];
   const mem = ratio(taco.sessionBytes, ref.sessionBytes);
   rows.push({
@@ -439,7 +440,7 @@ export function benchRows(ref: SystemFigures, taco: SystemFigures): BenchRow[] {
   });
   const p50 = ratio(taco.latency?.p50, ref.latency?.p50);
   rows.push({
-    figure: 'p50 latency at 5,000 pushes/s',
+    figure: `p50 latency at ${at} pushes/s`,
     reference: ms(ref.latency?.p50),
     taco: ms(taco.latency?.p50),
     ratio: p50,
@@ -448,7 +449,7 @@ export function benchRows(ref: SystemFigures, taco: SystemFigures): BenchRow[] {
   });
   const p99 = ratio(taco.latency?.p99, ref.latency?.p99);
   rows.push({
-    figure: 'p99 latency at 5,000 pushes/s',
+    figure: `p99 latency at ${at} pushes/s`,
     reference: ms(ref.latency?.p99),
     taco: ms(taco.latency?.p99),
     ratio: p99,
@@ -456,7 +457,7 @@ export function benchRows(ref: SystemFigures, taco: SystemFigures): BenchRow[] {
     met: taco.latency?.p99 == null ? null : taco.latency.p99 <= 50,
   });
   rows.push({
-    figure: 'cores at 5,000/s: server / clients / driver / machine',
+    figure: `cores at ${at}/s: server / clients / driver / machine`,
     reference: shares(ref.latencyCpu),
     taco: shares(taco.latencyCpu),
     ratio: null,
@@ -519,6 +520,6 @@ export async function runBench(o: BenchOptions, p: Progress): Promise<BenchResul
     options: o,
     reference,
     taco,
-    rows: benchRows(reference, taco),
+    rows: benchRows(reference, taco, o.latencyRate),
   };
 }
