@@ -34,7 +34,6 @@ import { SeededRandom } from '../core/clock.js';
 import type { Calibration } from '../sim/calibration.js';
 import { loadCalibration } from '../sim/calibration.js';
 import { msToUs, newHistogram } from '../sim/metrics/hdr.js';
-import { applyServerCosts } from '../sim/run.js';
 import { SIM_EPOCH_MS, type SimRecorder, World, type WorldSpec } from '../sim/world.js';
 import { effectiveListenBacklog } from './calibrate.js';
 import { monoMs, sleep } from './clock.js';
@@ -312,7 +311,6 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
     event() {},
   };
   world = new World(spec, rec);
-  applyServerCosts(world, cal);
   world.clients.setLoadRig({ processes: inputs.rigProcesses, attemptMs: inputs.rigAttemptMs });
   const w = world;
   // The drop: every connection of the node reset at once, as `taco load storm` cuts them.

@@ -89,17 +89,6 @@ export function toWorldSpec(s: Scenario, cal: Calibration): WorldSpec {
   };
 }
 
-/**
- * The node costs the client population charges beyond sign-ins and frames
- * (src/sim/clients.ts): a connection's teardown and a push with its ACK, per
- * core as world.ts divides the others. World does not pass them to the
- * population yet, so every place that builds a World for a run sets them.
- */
-export function applyServerCosts(world: World, cal: Calibration): void {
-  world.clients.costs.closeCpuMs = cal.gateway.closeCpuUs / 1000 / cal.gateway.cores;
-  world.clients.costs.pushCpuMs = cal.gateway.pushCpuUs / 1000 / cal.gateway.cores;
-}
-
 export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<SimRunResult> {
   const cal = opts.calibration ?? loadCalibration();
   const label = s.variant ? `${s.name}/${s.variant}` : s.name;
@@ -108,7 +97,6 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
   opts.onRunStart?.(label, recorder, s);
   const spec = toWorldSpec(s, cal);
   const world = new World(spec, recorder);
-  applyServerCosts(world, spec.calibration);
   opts.onWorld?.(world);
   await world.run((f) => opts.onProgress?.(label, f));
   const faults: (FaultTime & { forMs?: number })[] = s.faults.map((f) => ({

@@ -266,6 +266,8 @@ export class World {
         pongTimeoutMs: cal.network.pongTimeoutMs,
         signInCpuMs: cal.gateway.signInCpuUs / 1000 / cal.gateway.cores,
         frameCpuMs: cal.gateway.frameCpuUs / 1000 / cal.gateway.cores,
+        closeCpuMs: cal.gateway.closeCpuUs / 1000 / cal.gateway.cores,
+        pushCpuMs: cal.gateway.pushCpuUs / 1000 / cal.gateway.cores,
       },
       this.clock,
       this.random,

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type Calibration, loadCalibration } from '../../src/sim/calibration.js';
-import { applyServerCosts, toWorldSpec } from '../../src/sim/run.js';
+import { toWorldSpec } from '../../src/sim/run.js';
 import { parseScenario, scale } from '../../src/sim/scenario/index.js';
 import { SIM_EPOCH_MS, type SimRecorder, World, type WorldSpec } from '../../src/sim/world.js';
 
@@ -50,7 +50,6 @@ async function storm(cal: Calibration, count: number) {
     event() {},
   };
   const w = new World(spec(cal, count), rec);
-  applyServerCosts(w, cal);
   let dropped0 = 0;
   w.clock.setTimeout(() => {
     dropped0 = w.clients.synDropped;

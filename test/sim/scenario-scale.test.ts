@@ -49,14 +49,16 @@ describe('scale', () => {
     assert.equal(half.engines.rpc.maxConcurrentStreams, 100);
   });
 
-  test('a crashed gateway that no longer exists becomes the last one', () => {
+  test('an ezone whose gateway crashes keeps two gateways; a crashed gateway that no longer exists becomes the last one', () => {
     const text = withLine(
       13,
-      '  - {at: 1m, kind: gateway-crash, ezone: sh, gateway: 1}',
-      MINIMAL.replace(' within 1m after network-cut', ''),
+      '  - {at: 1m, kind: gateway-crash, ezone: sh, gateway: 3}',
+      MINIMAL.replace(' within 1m after network-cut', '').replace('sh: {gateways: 2}', 'sh: {gateways: 4}'),
     );
     const s = scale(parseScenario(text, 'x.yaml'), 0.1);
-    assert.equal((s.faults[0] as { gateway: number }).gateway, 0);
+    // Scaled to one, the crash would take all of sh away: a different incident.
+    assert.deepEqual(s.topology.ezones, { sh: { gateways: 2 }, bj: { gateways: 1 } });
+    assert.equal((s.faults[0] as { gateway: number }).gateway, 1);
   });
 
   test('factor 1 is the identity; scales compose; bad factors are BAD_INPUT', () => {

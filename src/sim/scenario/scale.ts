@@ -15,7 +15,8 @@
  *   session up by the same ratio, so utilisation and memory per gateway match
  *   the full-size run. c = 1 when the rounding is exact. With ezones of
  *   different sizes c is one average, an approximation.
- * - gateway-crash faults whose gateway no longer exists hit the last one.
+ * - An ezone with a gateway-crash fault keeps at least two gateways (if it had
+ *   two); a crash fault whose gateway no longer exists hits the last one.
  *
  * Thresholds in SLOs are not touched: latencies and ratios carry over, absolute
  * counts and rates do not.
@@ -30,10 +31,15 @@ export function scale(s: Scenario, factor: number): Scenario {
     throw new TacoError('BAD_INPUT', `scale must be a number above 0, got ${factor}`, { field: 'scale' });
   }
   if (factor === 1) return s;
+  // An ezone whose gateway crashes keeps two when it had two or more: scaled down to one, the crash
+  // would take the whole ezone away, a different incident from losing one gateway of several.
+  const crashed = new Set(s.faults.filter((f) => f.kind === 'gateway-crash').map((f) => f.ezone));
   const ezones = Object.fromEntries(
     Object.entries(s.topology.ezones).map(([name, e]) => [
       name,
-      { gateways: atLeastOne(e.gateways * factor) },
+      {
+        gateways: Math.max(atLeastOne(e.gateways * factor), crashed.has(name) ? Math.min(2, e.gateways) : 1),
+      },
     ]),
   );
   const ideal = Object.values(s.topology.ezones).reduce((n, e) => n + e.gateways * factor, 0);
