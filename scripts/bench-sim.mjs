@@ -120,6 +120,9 @@ async function all() {
     process.stderr.write(`[${i + 1}/${jobs.length}] ${label} (scale ${scale}) … `);
     const row = await runChild(file, variant);
     rows.push(row);
+    // Kept after every run: a long benchmark cut short still leaves what it measured.
+    if (flag('--json'))
+      writeFileSync(flag('--json'), `${JSON.stringify({ version: 1, scale, rows }, null, 2)}\n`);
     process.stderr.write(
       row.error
         ? `error: ${row.error}\n`
@@ -143,8 +146,6 @@ async function all() {
   console.log(
     `\n${rows.length} run(s) in ${((Date.now() - started) / 60_000).toFixed(1)} min, ${bad === 0 ? 'all as expected' : `${bad} not as expected`}`,
   );
-  const out = flag('--json');
-  if (out) writeFileSync(out, `${JSON.stringify({ version: 1, scale, rows }, null, 2)}\n`);
   process.exit(bad === 0 ? 0 : 1);
 }
 
