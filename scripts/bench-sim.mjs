@@ -7,11 +7,12 @@
 //   npm run bench:sim -- --all               every scenario in scenarios/, the base run and every
 //                                            variant, each in a process of its own (its own peak RSS),
 //                                            at full scale unless --scale; a table of verdicts and
-//                                            costs, and --json FILE keeps the rows
+//                                            costs, and --json FILE keeps the rows (after every
+//                                            run); --resume FILE runs only what FILE lacks
 //   --cpu-prof                               V8 CPU profile of the run, in the working directory
 //   --no-build                               use dist/ as it is
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -109,11 +110,16 @@ async function all() {
     .filter((f) => f.endsWith('.yaml'))
     .sort()
     .map((f) => join('scenarios', f));
-  const jobs = files.flatMap((file) => [
-    [file, '-'],
-    ...Object.keys(loadScenario(file).variants).map((v) => [file, v]),
-  ]);
-  const rows = [];
+  // Every base run first, then the variants: a run cut short has the drills' defaults at least.
+  const jobs = [
+    ...files.map((file) => [file, '-']),
+    ...files.flatMap((file) => Object.keys(loadScenario(file).variants).map((v) => [file, v])),
+  ];
+  // --resume FILE: keep the rows of an earlier --json FILE and run only what it lacks.
+  const resume = flag('--resume');
+  const rows = resume ? JSON.parse(readFileSync(resume, 'utf8')).rows.filter((r) => !r.error) : [];
+  const done = new Set(rows.map((r) => `${r.file}|${r.variant ?? '-'}`));
+  for (let i = jobs.length - 1; i >= 0; i--) if (done.has(`${jobs[i][0]}|${jobs[i][1]}`)) jobs.splice(i, 1);
   const started = Date.now();
   for (const [i, [file, variant]] of jobs.entries()) {
     const label = `${file}${variant === '-' ? '' : ` / ${variant}`}`;
