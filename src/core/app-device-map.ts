@@ -33,17 +33,7 @@ export class AppDeviceMap<V> {
     return true;
   }
 
-  /** The devices of one app with their values (live view; do not mutate while iterating). */
-  devicesOf(app: string): ReadonlyMap<string, V> | undefined {
-    return this.apps.get(app);
-  }
-
   *values(): Generator<V> {
     for (const devices of this.apps.values()) yield* devices.values();
-  }
-
-  clear(): void {
-    this.apps.clear();
-    this.size_ = 0;
   }
 }
