@@ -38,8 +38,6 @@ export interface SimNodeHandle {
   ezone: string;
   gateway: GatewayCore;
   dead: boolean;
-  /** Virtual time at which this node's CPU is free again (sign-in queueing). */
-  cpuFreeAt: number;
 }
 
 export interface ClientPopulationParams {
@@ -112,6 +110,12 @@ export class ClientPopulation {
   private readonly roundEnd: Float64Array;
   private readonly nextEnd: Float64Array;
   private readonly backlog: Int32Array;
+  /**
+   * Per node: when each connection waiting there (in the listen queue or accepted and not yet signed
+   * in) will have been served, in order (a node serves in order, so the ends only grow).
+   */
+  private readonly waitingEnds: number[][];
+  private readonly waitingHead: Int32Array;
   readonly costs: ServerCosts;
   private rig: LoadRig | undefined;
   private rigFreeAt: Float64Array | undefined;
@@ -125,9 +129,6 @@ export class ClientPopulation {
   /** The SDK's dedup, one window over the population (message ids are globally unique). */
   readonly dedup: DedupWindow;
   online = 0;
-  get signInCpuMs(): number {
-    return this.p.signInCpuMs;
-  }
   private readonly rnd: () => number;
 
   constructor(
@@ -156,6 +157,8 @@ export class ClientPopulation {
     this.roundEnd = new Float64Array(nodes.length);
     this.nextEnd = new Float64Array(nodes.length);
     this.backlog = new Int32Array(nodes.length);
+    this.waitingEnds = nodes.map(() => []);
+    this.waitingHead = new Int32Array(nodes.length);
     this.costs = { closeCpuMs: p.closeCpuMs ?? 0, pushCpuMs: p.pushCpuMs ?? 0 };
     // Every push waits for its node's CPU and costs it `pushCpuMs` (the node's rounds, see synArrives).
     net.pushWork = (node, now) => this.work(node, now, this.costs.pushCpuMs);
@@ -320,7 +323,6 @@ export class ClientPopulation {
       this.roundEnd[n] = end;
     } else end = this.nextEnd[n]! + cpuMs;
     this.nextEnd[n] = end;
-    this.nodes[n]!.cpuFreeAt = end;
     return end;
   }
 
@@ -344,12 +346,34 @@ export class ClientPopulation {
     const end = start + (abandoned ? this.costs.closeCpuMs : this.p.signInCpuMs);
     if (idle) this.roundEnd[n] = end;
     this.nextEnd[n] = end;
-    this.nodes[n]!.cpuFreeAt = end;
+    this.waitingUntil(n, t, end);
     if (abandoned) {
       this.abandonedInQueue++;
       return SYN_ABANDONED;
     }
     return end;
+  }
+
+  /** A connection reached node n at t and waits there until `end`. */
+  private waitingUntil(n: number, t: number, end: number): void {
+    this.waitingAt(n, t);
+    this.waitingEnds[n]!.push(end);
+  }
+
+  /** Connections waiting at node n at time t (listen queue, or accepted and not yet signed in). */
+  waitingAt(n: number, t: number): number {
+    const ends = this.waitingEnds[n]!;
+    let head = this.waitingHead[n]!;
+    while (head < ends.length && ends[head]! <= t) head++;
+    if (head === ends.length) {
+      ends.length = 0;
+      head = 0;
+    } else if (head > 4096 && head * 2 > ends.length) {
+      ends.splice(0, head);
+      head = 0;
+    }
+    this.waitingHead[n] = head;
+    return ends.length - head;
   }
 
   /**

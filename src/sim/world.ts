@@ -244,7 +244,7 @@ export class World {
               { v: 1, origin: ez.name, rec, job, queue, priority },
             ),
         });
-        const handle = { index, ezone: ez.name, gateway: node.gateway, dead: false, cpuFreeAt: 0, node, rpc };
+        const handle = { index, ezone: ez.name, gateway: node.gateway, dead: false, node, rpc };
         this.nodes.push(handle);
         list.push(handle);
       }
@@ -503,9 +503,9 @@ export class World {
       if (n.dead) continue;
       const g = n.gateway;
       this.onlineByEzone.set(n.ezone, (this.onlineByEzone.get(n.ezone) ?? 0) + g.sessions);
-      const queued = Math.max(0, Math.round((n.cpuFreeAt - nowMs) / this.clients.signInCpuMs));
+      // Sessions, connections waiting to be signed in (they hold buffers too), and waiting calls.
       const mem =
-        (g.connections + queued) * cal.gateway.sessionBytes + n.rpc.pendingCalls * cal.rpc.pendingCallBytes;
+        (g.connections + this.clients.waitingAt(n.index, nowMs)) * cal.gateway.sessionBytes + n.rpc.pendingCalls * cal.rpc.pendingCallBytes;
       if (mem > maxMem) maxMem = mem;
       closeWait += g.halfOpen + g.leaked;
       rpcPending += n.rpc.pendingCalls;
