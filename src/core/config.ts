@@ -45,6 +45,16 @@ export const CoreConfigSchema = z
         rpcDeadlineMs: z.number().int().min(0).default(5_000),
         /** Pending RPCs per peer beyond which calls fail fast instead of queueing. */
         maxPendingRpcPerPeer: z.number().int().positive().default(1_000),
+        /** Per-peer circuit breaker (core/peer-breaker.ts): consecutive failures → calls paused. */
+        peerBreaker: z
+          .object({
+            /** Consecutive failed calls that open a peer's breaker; 0 turns it off. */
+            failures: z.number().int().min(0).default(20),
+            openMs: z.number().int().positive().default(1_000),
+            maxOpenMs: z.number().int().positive().default(30_000),
+          })
+          .strict()
+          .prefault({}),
         expirySweepMs: z.number().int().positive().default(1_000),
         defaultTtlSec: z.number().int().positive().default(86_400),
         maxTtlSec: z

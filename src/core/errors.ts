@@ -26,6 +26,7 @@ export const ErrorCodes = {
   DEADLINE_EXCEEDED: { cls: 'system', http: 503, close: 1011 },
   QUOTA_EXHAUSTED: { cls: 'system', http: 503, close: 1011 },
   ENGINE_UNAVAILABLE: { cls: 'system', http: 503, close: 1011 },
+  PEER_UNAVAILABLE: { cls: 'system', http: 503, close: 1011 },
   CANCELLED: { cls: 'system', http: 503, close: 1011 },
   BAD_INPUT: { cls: 'user', http: 400, close: 4400 },
   INTERNAL: { cls: 'unknown', http: 500, close: 1011 },

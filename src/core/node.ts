@@ -11,6 +11,7 @@ import type { CoreConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
 import { GatewayCore, type Session } from './gateway.js';
 import { MsgIdGenerator } from './msgid.js';
+import { PeerBreaker } from './peer-breaker.js';
 import type {
   AppDirectory,
   MessageRecord,
@@ -68,6 +69,10 @@ export function createNode(id: NodeIdentity, cfg: CoreConfig, ports: NodePorts):
   const authCache = new AuthCache(ports.apps, ports.clock, cfg.auth);
   const auth = new Authenticator(ports.tokens, authCache, ports.clock);
   const gateway = new GatewayCore(id, cfg.gateway, ports.clock, auth, ports.routes, ports.telemetry);
+  const rpc =
+    cfg.dispatch.peerBreaker.failures > 0
+      ? new PeerBreaker(ports.rpc, ports.clock, cfg.dispatch.peerBreaker, ports.telemetry)
+      : ports.rpc;
   const dispatcher = new Dispatcher({
     ...id,
     clock: ports.clock,
@@ -75,7 +80,7 @@ export function createNode(id: NodeIdentity, cfg: CoreConfig, ports: NodePorts):
     routes: ports.routes,
     messages: ports.messages,
     queue: ports.queue,
-    rpc: ports.rpc,
+    rpc,
     gateway,
     channels: ports.channels,
     telemetry: ports.telemetry,

@@ -505,7 +505,8 @@ export class World {
       this.onlineByEzone.set(n.ezone, (this.onlineByEzone.get(n.ezone) ?? 0) + g.sessions);
       // Sessions, connections waiting to be signed in (they hold buffers too), and waiting calls.
       const mem =
-        (g.connections + this.clients.waitingAt(n.index, nowMs)) * cal.gateway.sessionBytes + n.rpc.pendingCalls * cal.rpc.pendingCallBytes;
+        (g.connections + this.clients.waitingAt(n.index, nowMs)) * cal.gateway.sessionBytes +
+        n.rpc.pendingCalls * cal.rpc.pendingCallBytes;
       if (mem > maxMem) maxMem = mem;
       closeWait += g.halfOpen + g.leaked;
       rpcPending += n.rpc.pendingCalls;

@@ -24,6 +24,9 @@ export const CORE_METRICS: readonly MetricDef[] = [
   counter('push.fallback_failed', 'third-party sends that failed', 'messages'),
   counter('push.expired', 'messages expired before delivery', 'messages'),
   counter('dispatch.deliver_error', 'failed node-to-node deliveries', 'calls'),
+  counter('rpc.breaker_open', 'peer breakers opened after consecutive failed calls'),
+  counter('rpc.breaker_closed', 'peer breakers closed by a successful probe'),
+  counter('rpc.breaker_rejected', 'calls failed at once because their peer’s breaker was open', 'calls'),
   {
     name: 'dispatch.consumers',
     kind: 'gauge',
