@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { TacoError } from '../../src/core/errors.js';
-import type { DeliverRequest } from '../../src/core/ports.js';
+import { PeerBreaker } from '../../src/core/peer-breaker.js';
+import { type DeliverRequest, nullTelemetry } from '../../src/core/ports.js';
 import { MemoryNodeDirectory } from '../../src/engines/embedded/node-directory.js';
 import { GrpcPeerRpc } from '../../src/engines/grpc-peer/client.js';
 import { keepRegistered } from '../../src/engines/grpc-peer/registration.js';
@@ -13,6 +14,7 @@ import {
   type ForwardedAck,
   PEER_SERVER_OPTIONS,
 } from '../../src/engines/grpc-peer/server.js';
+import { systemScheduler } from '../../src/engines/system-clock.js';
 
 const req = (session: string): DeliverRequest => ({
   app: 'app',
@@ -159,6 +161,44 @@ describe('internal gRPC between nodes', () => {
       ['ENGINE_UNAVAILABLE', 'DEADLINE_EXCEEDED'].includes(e.code),
     );
     assert.ok(Date.now() - started < 1_500);
+  });
+
+  test('the peer breaker over the real client: a hanging peer is paused after its failures, then probed', async () => {
+    const breaker = new PeerBreaker(
+      rpc,
+      systemScheduler,
+      { failures: 2, openMs: 200, maxOpenMs: 1_000 },
+      nullTelemetry,
+    );
+    a.hold = true;
+    try {
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(
+          breaker.deliver(1, req('s-a'), 100),
+          (e: TacoError) => e.code === 'DEADLINE_EXCEEDED',
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100)); // the peer sees both cancellations
+      const reachedBefore = a.delivered.length;
+      const started = Date.now();
+      await assert.rejects(
+        breaker.deliver(1, req('s-a'), 100),
+        (e: TacoError) => e.code === 'PEER_UNAVAILABLE',
+      );
+      assert.ok(Date.now() - started < 50, 'fails at once while open');
+      assert.equal(await breaker.deliver(2, req('s-b'), 1_000), 'sent', 'other peers still served');
+      a.hold = false;
+      await new Promise((r) => setTimeout(r, 250));
+      assert.equal(await breaker.deliver(1, req('s-a'), 1_000), 'sent', 'the probe after openMs closes it');
+      assert.deepEqual(breaker.openPeers, []);
+      assert.equal(
+        a.delivered.length,
+        reachedBefore + 1,
+        'only the probe reached the peer, not the paused call',
+      );
+    } finally {
+      a.hold = false;
+    }
   });
 
   test('a node keeps itself registered until it stops', async () => {
