@@ -28,7 +28,7 @@ import type { BackoffPolicy } from '../core/backoff.js';
 import type { Random } from '../core/clock.js';
 import type { GatewayCore } from '../core/gateway.js';
 import type { ClientFrame, HelloFrame, Platform, ServerFrame } from '../core/protocol.js';
-import { Ev, SimConn, type SimNetwork } from './network.js';
+import { CloseNotice, Ev, FIN, SimConn, type SimNetwork } from './network.js';
 import type { VirtualScheduler } from './virtual-clock.js';
 
 export const ClientState = { IDLE: 0, CONNECTING: 1, AUTH: 2, OPEN: 3, STOPPED: 4 } as const;
@@ -183,7 +183,7 @@ export class ClientPopulation {
     this.dedup = new DedupWindow(Math.max(1024, Math.min(8_000_000, n * 4)));
     this.rnd = () => random.next();
     for (let i = 0; i < n; i++) this.u8[i * ROW_BYTES + B_REGION] = p.regionOf(i);
-    clock.onTyped = (kind, target) => this.onEvent(kind, target);
+    clock.onTyped = (kind, target, ref, payload) => this.onEvent(kind, target, ref, payload);
   }
 
   /** Region of client c: index into `regions`. */
@@ -205,47 +205,70 @@ export class ClientPopulation {
     }
   }
 
-  private onEvent(kind: number, c: number): void {
+  private onEvent(kind: number, c: number, ref: unknown, payload: unknown): void {
     switch (kind) {
       case Ev.CONNECT:
-        if (this.f64[c * STRIDE + TIMER_AT] === this.clock.now() && this.u8[c * ROW_BYTES + B_STATE] === ClientState.IDLE) {
+        if (
+          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
+          this.u8[c * ROW_BYTES + B_STATE] === ClientState.IDLE
+        ) {
           if (this.rig) this.queueOnRig(c);
           else this.connect(c);
         }
         return;
       case Ev.RIG_START:
-        if (this.f64[c * STRIDE + TIMER_AT] === this.clock.now() && this.u8[c * ROW_BYTES + B_STATE] === ClientState.IDLE) this.connect(c);
+        if (
+          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
+          this.u8[c * ROW_BYTES + B_STATE] === ClientState.IDLE
+        )
+          this.connect(c);
         return;
       case Ev.ARRIVE_AT_GATEWAY:
-        if (this.f64[c * STRIDE + TIMER_AT] === this.clock.now() && this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING) this.arrive(c);
+        if (
+          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
+          this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
+        )
+          this.arrive(c);
         return;
       case Ev.SYN_RETRY:
-        if (this.f64[c * STRIDE + TIMER_AT] === this.clock.now() && this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING) this.syn(c);
+        if (
+          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
+          this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
+        )
+          this.syn(c);
         return;
       case Ev.CONNECT_TIMEOUT:
         if (
           this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
-          (this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING || this.u8[c * ROW_BYTES + B_STATE] === ClientState.AUTH)
+          (this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING ||
+            this.u8[c * ROW_BYTES + B_STATE] === ClientState.AUTH)
         ) {
           this.abandon(c);
           this.scheduleReconnect(c, 0);
         }
         return;
       case Ev.HEARTBEAT:
-        if (this.f64[c * STRIDE + HEARTBEAT_AT] === this.clock.now() && this.u8[c * ROW_BYTES + B_STATE] === ClientState.OPEN) this.heartbeat(c);
+        if (
+          this.f64[c * STRIDE + HEARTBEAT_AT] === this.clock.now() &&
+          this.u8[c * ROW_BYTES + B_STATE] === ClientState.OPEN
+        )
+          this.heartbeat(c);
         return;
       case Ev.DEAD:
-        if (this.f64[c * STRIDE + TIMER_AT] === this.clock.now() && this.u8[c * ROW_BYTES + B_STATE] === ClientState.OPEN) {
+        if (
+          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
+          this.u8[c * ROW_BYTES + B_STATE] === ClientState.OPEN
+        ) {
           this.abandon(c);
           this.wentOffline(c);
           this.scheduleReconnect(c, 0);
         }
         return;
       case Ev.DOWNLINK:
-        this.downlink(c);
+        this.downlink(c, ref as SimConn, payload as ServerFrame | CloseNotice);
         return;
       case Ev.UPLINK:
-        this.uplink(c);
+        this.uplink(ref as SimConn, payload as ClientFrame | typeof FIN);
         return;
     }
   }
@@ -470,21 +493,14 @@ export class ClientPopulation {
     this.clock.at(at, Ev.HEARTBEAT, c);
   }
 
-  private downlink(c: number): void {
-    const conn = this.conns[c];
-    if (!conn || conn.clientGone || conn.downHead >= conn.down.length) return;
-    const item = conn.down[conn.downHead]!;
-    if (item.at > this.clock.now()) return;
-    conn.down[conn.downHead++] = undefined as never;
-    if (conn.downHead === conn.down.length) {
-      conn.down.length = 0;
-      conn.downHead = 0;
-    }
-    if (item.frame === null) {
-      this.closed(c, item.code, item.reason);
+  /** A frame reaches the client, unless it has given up on that connection (a replaced one always has). */
+  private downlink(c: number, conn: SimConn, frame: ServerFrame | CloseNotice): void {
+    if (conn.clientGone) return;
+    if (frame instanceof CloseNotice) {
+      this.closed(c, frame.code, frame.reason);
       return;
     }
-    this.onFrame(c, conn, item.frame);
+    this.onFrame(c, conn, frame);
   }
 
   private onFrame(c: number, conn: SimConn, f: ServerFrame): void {
@@ -535,20 +551,12 @@ export class ClientPopulation {
     return i;
   }
 
-  private uplink(c: number): void {
-    const conn = this.conns[c];
-    if (!conn || conn.upHead >= conn.up.length) return;
-    const item = conn.up[conn.upHead]!;
-    if (item.at > this.clock.now()) return;
-    conn.up[conn.upHead++] = undefined as never;
-    if (conn.upHead === conn.up.length) {
-      conn.up.length = 0;
-      conn.upHead = 0;
-    }
+  /** A frame reaches the gateway of its connection (a FIN too, after the client has moved on). */
+  private uplink(conn: SimConn, frame: ClientFrame | typeof FIN): void {
     const node = this.nodes[conn.node]!;
     if (node.dead || this.net.isCut(conn.ezone) || !conn.session) return;
-    if (item.frame === null) node.gateway.gone(conn.session);
-    else node.gateway.frame(conn.session, item.frame);
+    if (frame === FIN) node.gateway.gone(conn.session);
+    else node.gateway.frame(conn.session, frame as ClientFrame);
   }
 
   /** The server closed our connection (close frame or reset arrived). */
@@ -566,7 +574,8 @@ export class ClientPopulation {
     }
     // "Moved" or a network error: ask the dispatch DNS again rather than trust the cached answer.
     if (code === 4503 || code === 1006) this.f64[c * STRIDE + DNS_EXPIRES] = 0;
-    const floor = action === 'reconnect-after' ? (parseRetryAfterMs(reason) ?? 0) : this.f64[c * STRIDE + RETRY_FLOOR]!;
+    const floor =
+      action === 'reconnect-after' ? (parseRetryAfterMs(reason) ?? 0) : this.f64[c * STRIDE + RETRY_FLOOR]!;
     this.scheduleReconnect(c, floor);
   }
 
