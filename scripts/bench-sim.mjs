@@ -13,6 +13,7 @@
 //   --no-build                               use dist/ as it is
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -40,6 +41,8 @@ async function one() {
   const { runScenarioFile } = await import('../dist/sim/run.js');
   const { judgeRun } = await import('../dist/sim/report/verdict.js');
   let events = () => 0;
+  // The machine is shared: the 1-minute load average before and after says how much the wall time means.
+  const load0 = loadavg()[0];
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const runs = await runScenarioFile(file, {
@@ -62,6 +65,7 @@ async function one() {
   console.log(`cpu (user+sys)  ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
   console.log(`events          ${ev} (${Math.round(ev / wallS).toLocaleString('en-US')} /s)`);
   console.log(`peak RSS        ${rssMiB.toFixed(0)} MiB`);
+  console.log(`load average    ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)} (1 min)`);
   if (args.includes('--cpu-prof'))
     console.log('cpu profile     written by --cpu-prof in the working directory');
 }

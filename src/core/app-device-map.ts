@@ -8,17 +8,31 @@
 export class AppDeviceMap<V> {
   private readonly apps = new Map<string, Map<string, V>>();
   private size_ = 0;
+  /** The last app looked up and its devices: nearly every lookup is for the same app as the one before. */
+  private lastApp: string | undefined;
+  private lastDevices: Map<string, V> | undefined;
 
   get size(): number {
     return this.size_;
   }
 
+  private devicesOf(app: string): Map<string, V> | undefined {
+    if (app === this.lastApp) return this.lastDevices;
+    const devices = this.apps.get(app);
+    // An app without devices is not cached: its map may be created by the next `set`.
+    if (devices) {
+      this.lastApp = app;
+      this.lastDevices = devices;
+    }
+    return devices;
+  }
+
   get(app: string, device: string): V | undefined {
-    return this.apps.get(app)?.get(device);
+    return this.devicesOf(app)?.get(device);
   }
 
   set(app: string, device: string, value: V): void {
-    let devices = this.apps.get(app);
+    let devices = this.devicesOf(app);
     if (!devices) this.apps.set(app, (devices = new Map()));
     const before = devices.size;
     devices.set(device, value);
@@ -26,10 +40,16 @@ export class AppDeviceMap<V> {
   }
 
   delete(app: string, device: string): boolean {
-    const devices = this.apps.get(app);
+    const devices = this.devicesOf(app);
     if (!devices?.delete(device)) return false;
     this.size_--;
-    if (devices.size === 0) this.apps.delete(app);
+    if (devices.size === 0) {
+      this.apps.delete(app);
+      if (this.lastDevices === devices) {
+        this.lastApp = undefined;
+        this.lastDevices = undefined;
+      }
+    }
     return true;
   }
 

@@ -3,6 +3,8 @@
  * ezone cuts (both directions), DNS with client-side caching, and the
  * ClientConnection port the core's gateway writes to. Frames on one
  * connection arrive in order (TCP), each at max(previous, now + latency).
+ * A frame in flight is the payload of its arrival event (DOWNLINK, UPLINK),
+ * which also names its connection: no queue per connection.
  */
 import type { Random } from '../core/clock.js';
 import type { ClientConnection, Session } from '../core/gateway.js';
@@ -70,18 +72,24 @@ export class SimNetwork {
   }
 }
 
+/** The server's close frame (or a reset) in flight to the client. */
+export class CloseNotice {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+  ) {}
+}
+
+/** The client's FIN in flight to the gateway. */
+export const FIN = { op: 'fin' } as const;
+
 /**
  * One simulated TCP/WebSocket connection between client `client` and node
  * `node`. The gateway core holds it as its ClientConnection.
  */
 export class SimConn implements ClientConnection {
   session: Session | undefined;
-  /** Frames to the client, with arrival times (FIFO). */
-  readonly down: { at: number; frame: ServerFrame | null; code: number; reason: string }[] = [];
-  downHead = 0;
-  /** Frames to the gateway, with arrival times (FIFO). */
-  readonly up: { at: number; frame: ClientFrame | null }[] = [];
-  upHead = 0;
+  /** Arrival of the last frame sent each way: the next one cannot overtake it. */
   private lastDownAt = 0;
   private lastUpAt = 0;
   /** Closed by the server (close frame queued) or reset. */
@@ -104,14 +112,14 @@ export class SimConn implements ClientConnection {
     // A push leaves once the node's CPU has got to it (and done it).
     const from =
       frame.op === 'push' && this.net.pushWork ? this.net.pushWork(this.node, this.clock.now()) : 0;
-    this.enqueueDown(frame, 0, '', from);
+    this.enqueueDown(frame, from);
   }
 
   close(code: number, reason: string): void {
     if (this.serverClosed) return;
     this.serverClosed = true;
     if (this.clientGone || this.net.isCut(this.ezone)) return;
-    this.enqueueDown(null, code, reason);
+    this.enqueueDown(new CloseNotice(code, reason));
   }
 
   /** A crash or reset: the client learns at once-ish (RST), nothing more is delivered. */
@@ -119,14 +127,13 @@ export class SimConn implements ClientConnection {
     if (this.serverClosed) return;
     this.serverClosed = true;
     if (this.clientGone || this.net.isCut(this.ezone)) return;
-    this.enqueueDown(null, 1006, 'connection reset');
+    this.enqueueDown(new CloseNotice(1006, 'connection reset'));
   }
 
-  private enqueueDown(frame: ServerFrame | null, code: number, reason: string, from = 0): void {
+  private enqueueDown(frame: ServerFrame | CloseNotice, from = 0): void {
     const at = Math.max(this.lastDownAt, Math.max(from, this.clock.now()) + this.net.oneWayMs());
     this.lastDownAt = at;
-    this.down.push({ at, frame, code, reason });
-    this.clock.at(at, Ev.DOWNLINK, this.client);
+    this.clock.at(at, Ev.DOWNLINK, this.client, this, frame);
   }
 
   /** Client → gateway. Returns false when the frame is lost (ezone cut). */
@@ -134,8 +141,7 @@ export class SimConn implements ClientConnection {
     if (this.clientGone || this.net.isCut(this.ezone)) return false;
     const at = Math.max(this.lastUpAt, this.clock.now() + this.net.oneWayMs());
     this.lastUpAt = at;
-    this.up.push({ at, frame });
-    this.clock.at(at, Ev.UPLINK, this.client);
+    this.clock.at(at, Ev.UPLINK, this.client, this, frame ?? FIN);
     return true;
   }
 }

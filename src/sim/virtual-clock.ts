@@ -4,7 +4,9 @@
  * A calendar queue with 1 ms buckets over a ring (about 65 s), plus an
  * overflow heap for later events. Two kinds of events share the buckets:
  * closures (the core's timers, few) and compact typed events `(kind, target)`
- * for the simulated clients' hot paths, which allocate nothing. Within one
+ * for the simulated clients' hot paths, which allocate nothing; a typed event
+ * may carry two references (a connection and the frame it delivers), so a
+ * frame in flight needs no queue of its own. Within one
  * millisecond events run in the order they were scheduled; after each busy
  * millisecond the microtask queue is drained, so promise continuations of the
  * core run at the virtual time that caused them. Same inputs, same order.
@@ -44,19 +46,30 @@ class Bucket {
   closureCount = 0;
   kinds: number[] = [];
   targets: number[] = [];
+  /** The typed events' references; a slot is cleared when its event runs, so unused slots stay empty. */
+  refs: unknown[] = [];
+  payloads: unknown[] = [];
   typedCount = 0;
 }
 
 /** Overflow: binary heap ordered by (time, insertion). */
 class OverflowHeap {
-  private items: { at: number; seq: number; ev: ClosureEvent | null; kind: number; target: number }[] = [];
+  private items: {
+    at: number;
+    seq: number;
+    ev: ClosureEvent | null;
+    kind: number;
+    target: number;
+    ref: unknown;
+    payload: unknown;
+  }[] = [];
   private seq = 0;
   get size() {
     return this.items.length;
   }
-  push(at: number, ev: ClosureEvent | null, kind: number, target: number) {
+  push(at: number, ev: ClosureEvent | null, kind: number, target: number, ref: unknown, payload: unknown) {
     const a = this.items;
-    const item = { at, seq: this.seq++, ev, kind, target };
+    const item = { at, seq: this.seq++, ev, kind, target, ref, payload };
     let i = a.length;
     a.push(item);
     while (i > 0) {
@@ -93,7 +106,7 @@ class OverflowHeap {
   }
 }
 
-export type TypedEventHandler = (kind: number, target: number) => void;
+export type TypedEventHandler = (kind: number, target: number, ref: unknown, payload: unknown) => void;
 
 export class VirtualScheduler implements Scheduler {
   private nowMs: number;
@@ -117,11 +130,18 @@ export class VirtualScheduler implements Scheduler {
     return this.pendingCount;
   }
 
-  private place(at: number, ev: ClosureEvent | null, kind: number, target: number) {
+  private place(
+    at: number,
+    ev: ClosureEvent | null,
+    kind: number,
+    target: number,
+    ref?: unknown,
+    payload?: unknown,
+  ) {
     const t = Math.max(Math.ceil(at), this.nowMs);
     this.pendingCount++;
     if (t - this.nowMs >= RING) {
-      this.overflow.push(t, ev, kind, target);
+      this.overflow.push(t, ev, kind, target, ref, payload);
       return;
     }
     const b = this.ring[t & MASK]!;
@@ -129,8 +149,11 @@ export class VirtualScheduler implements Scheduler {
       ev.at = t;
       b.closures[b.closureCount++] = ev;
     } else {
-      b.kinds[b.typedCount] = kind;
-      b.targets[b.typedCount++] = target;
+      const i = b.typedCount++;
+      b.kinds[i] = kind;
+      b.targets[i] = target;
+      if (ref !== undefined) b.refs[i] = ref;
+      if (payload !== undefined) b.payloads[i] = payload;
     }
   }
 
@@ -146,9 +169,9 @@ export class VirtualScheduler implements Scheduler {
     return ev;
   }
 
-  /** Schedules a typed event (no allocation). `kind` and `target` are small integers. */
-  at(timeMs: number, kind: number, target: number): void {
-    this.place(timeMs, null, kind, target);
+  /** Schedules a typed event (no allocation). `kind` and `target` are small integers; `ref` and `payload` are handed back as they are. */
+  at(timeMs: number, kind: number, target: number, ref?: unknown, payload?: unknown): void {
+    this.place(timeMs, null, kind, target, ref, payload);
   }
 
   /** Runs every event in the current millisecond bucket, including ones added meanwhile. Returns events run. */
@@ -163,10 +186,15 @@ export class VirtualScheduler implements Scheduler {
       while (ki < b.typedCount) {
         const kind = b.kinds[ki]!;
         const target = b.targets[ki]!;
+        const ref = b.refs[ki];
+        const payload = b.payloads[ki];
+        // Emptied as it runs: a delivered frame must not stay reachable until the next lap.
+        if (ref !== undefined) b.refs[ki] = undefined;
+        if (payload !== undefined) b.payloads[ki] = undefined;
         ki++;
         this.pendingCount--;
         n++;
-        typed?.(kind, target);
+        typed?.(kind, target, ref, payload);
       }
       while (ci < b.closureCount) {
         const ev = b.closures[ci]!;
@@ -188,7 +216,7 @@ export class VirtualScheduler implements Scheduler {
     while (this.overflow.size && this.overflow.peekAt() - this.nowMs < RING) {
       const it = this.overflow.pop();
       this.pendingCount--;
-      this.place(it.at, it.ev, it.kind, it.target);
+      this.place(it.at, it.ev, it.kind, it.target, it.ref, it.payload);
     }
   }
 

@@ -28,7 +28,7 @@ import { MemoryMessageStore } from '../engines/embedded/message-store.js';
 import { MemoryRouteStore } from '../engines/embedded/route-store.js';
 import { MemoryShardMapStore } from '../engines/embedded/shard-map-store.js';
 import type { Calibration } from './calibration.js';
-import { ClientPopulation, type SimNodeHandle } from './clients.js';
+import { ClientPopulation, ClientState, type SimNodeHandle } from './clients.js';
 import { type OutageSwitch, withOutage } from './engines/outage.js';
 import { SimQueue } from './engines/queue.js';
 import { SimRpc } from './engines/rpc.js';
@@ -293,7 +293,7 @@ export class World {
 
   /** Region of a simulated device `d<i>`: the one its client population assigned. */
   private regionOfDevice(device: string): string | undefined {
-    return this.ezoneNames[this.clients.region[Number(device.slice(1))]!];
+    return this.ezoneNames[this.clients.regionOf(Number(device.slice(1)))];
   }
 
   /** Applies a change to the shard map as `taco failover` does (validated, versioned); nodes follow at once. */
@@ -324,7 +324,7 @@ export class World {
     for (let i = 0; i < n; i++) {
       const c = Math.floor(this.random.next() * this.spec.clients.count);
       const device = this.deviceIds.of(c);
-      const region = this.ezoneNames[this.clients.region[c]!]!;
+      const region = this.ezoneNames[this.clients.regionOf(c)]!;
       const home = this.net.dns.get(region) ?? region;
       const node = this.pickLiveNode(home);
       if (!node) {
@@ -349,7 +349,7 @@ export class World {
     for (let i = 0; i < u; i++) {
       const c = Math.floor(this.random.next() * this.spec.clients.count);
       const conn = this.clients.conns[c];
-      if (conn && this.clients.state[c] === 3)
+      if (conn && this.clients.stateOf(c) === ClientState.OPEN)
         conn.sendUp({ op: 'up', id: `u${this.clock.now()}-${i}`, data: {} });
     }
   }
