@@ -813,7 +813,7 @@ export function pushFrameOf(rec: MessageRecord): PushFrame {
   return f;
 }
 
-/** The record of a push just accepted. Every optional field is set (maybe undefined): one shape for all. */
+/** The record of a push just accepted; optional fields only when set, as the store's own copy has them. */
 function recordOf(
   app: string,
   req: SendRequest,
@@ -822,14 +822,11 @@ function recordOf(
   now: number,
   ttlSec: number,
 ): MessageRecord {
-  return {
+  const rec: MessageRecord = {
     id,
     app,
     device,
     kind: req.kind,
-    title: req.title,
-    body: req.body,
-    data: req.data,
     priority: req.priority,
     createdAt: now,
     expiresAt: now + ttlSec * 1000,
@@ -837,6 +834,10 @@ function recordOf(
     channel: null,
     history: [{ status: 'accepted', at: now }],
   };
+  if (req.title !== undefined) rec.title = req.title;
+  if (req.body !== undefined) rec.body = req.body;
+  if (req.data !== undefined) rec.data = req.data;
+  return rec;
 }
 
 function jobOf(rec: MessageRecord): PushJob {
