@@ -137,7 +137,7 @@ describe('dispatcher: the synchronous path does what the asynchronous one does',
       },
       forwardAck: async () => {},
     };
-    await sameBothWays({ rpc }, async (h, ids, signIn) => {
+    await sameBothWays({ rpc }, async (h, ids) => {
       const route: Route = {
         app: 'app1',
         device: 'd5',
