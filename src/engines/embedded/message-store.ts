@@ -164,6 +164,9 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     if (isSettled(status) && !isSettled(from)) {
       this.unpend(rec);
       this.retention.push(at + this.opts.retentionMs, id);
+      // Kept for the retention (an hour by default): a history grown by push() holds ~17 slots for
+      // its 4 or 5 entries, an exact copy is a third of that, and the grown one dies young.
+      if (this.opts.keepHistory) rec.history = rec.history.slice();
     }
     this.onTransition?.(rec, from, at);
     return true;
