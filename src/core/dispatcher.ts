@@ -41,6 +41,37 @@ const ACK_TO_STATUS: Record<AckStatus, MessageStatus> = {
   opened: 'opened',
 };
 
+/**
+ * Engines that answer in this process (src/engines/embedded) also offer the dispatcher's calls
+ * synchronously, through this method: a push is then accepted, delivered and ACKed without a
+ * promise per step (at saturation the promise hops of ~20 async steps per push, and their garbage,
+ * were the largest part of the node's own profile). The method answers only while the engine's
+ * asynchronous methods are its own: whatever replaced them (the simulator's outage switch wraps
+ * the stores, tests inject faults) must see every call, so it gets the asynchronous path.
+ */
+export const SYNC_ENGINE = Symbol('taco.syncEngine');
+
+export interface SyncMessageStore {
+  getSync(id: string): MessageRecord | undefined;
+  /** `create` of a record the caller hands over and never touches again (no copy). */
+  createOwnedSync(rec: MessageRecord): void;
+  transitionSync(id: string, status: MessageStatus, at: number, channel?: MessageRecord['channel']): boolean;
+}
+export interface SyncRouteStore {
+  getSync(app: string, device: string): Route | undefined;
+}
+export interface SyncQueue {
+  publishSync<T>(queue: string, body: T, opts: { priority?: number }): void;
+}
+
+function syncOf<T>(engine: object): T | undefined {
+  const view = (engine as { [SYNC_ENGINE]?: () => T | undefined })[SYNC_ENGINE];
+  return view === undefined ? undefined : view.call(engine);
+}
+
+/** What a handler that finished at once returns: one shared settled promise, nothing allocated. */
+const DONE: Promise<void> = Promise.resolve();
+
 export interface DispatcherDeps {
   node: number;
   ezone: string;
@@ -102,9 +133,59 @@ export class Dispatcher {
     // suspended async function holds a frame the size of its body, allocated per push).
     const to = req.to;
     if (!req.idempotencyKey && 'devices' in to && to.devices.length === 1) {
+      const messages = syncOf<SyncMessageStore>(this.d.messages);
+      const routes = syncOf<SyncRouteStore>(this.d.routes);
+      const queue = syncOf<SyncQueue>(this.d.queue);
+      if (messages && routes && queue)
+        return this.sendToOneNow(app, req, to.devices[0]!, messages, routes, queue);
       return this.sendToOne(app, req, to.devices[0]!);
     }
     return this.sendToMany(app, req);
+  }
+
+  /** sendToOne on engines that answer at once: the same steps in the same order, without awaiting each. */
+  private sendToOneNow(
+    app: string,
+    req: SendRequest,
+    device: string,
+    messages: SyncMessageStore,
+    routes: SyncRouteStore,
+    queue: SyncQueue,
+  ): Promise<string[]> {
+    try {
+      const { clock } = this.d;
+      const now = clock.now();
+      const ttlSec = this.ttlSecOf(req);
+      let r: Route | undefined;
+      try {
+        r = routes.getSync(app, device);
+      } catch {
+        r = undefined;
+      }
+      const shard = shardOf({ device, user: r?.user, loc: r?.loc }, this.d.cfg.shards);
+      const id = this.d.ids.next(shard);
+      const rec = recordOf(app, req, device, id, now, ttlSec);
+      const job = jobOf(rec);
+      const name = pushQueueOf(app, this.d.cfg.dispatch.dedicatedApps);
+      const home = this.d.shardHome?.(shard);
+      if (home !== undefined && home !== this.d.ezone && this.d.handoff) {
+        return this.handOffOrKeep(home, rec, job, name).then(() => [id]);
+      }
+      messages.createOwnedSync(rec);
+      this.d.telemetry.count('push.accepted');
+      messages.transitionSync(id, 'queued', clock.now());
+      try {
+        queue.publishSync(name, job, { priority: PRIORITY_LEVEL[rec.priority] });
+      } catch (e) {
+        try {
+          messages.transitionSync(id, 'failed', clock.now());
+        } catch {}
+        throw e;
+      }
+      return Promise.resolve([id]);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   private async sendToOne(app: string, req: SendRequest, device: string): Promise<string[]> {
@@ -162,29 +243,8 @@ export class Dispatcher {
     now: number,
     ttlSec: number,
   ): Promise<void> {
-    const rec: MessageRecord = {
-      id: t.id,
-      app,
-      device: t.device,
-      kind: req.kind,
-      title: req.title,
-      body: req.body,
-      data: req.data,
-      priority: req.priority,
-      createdAt: now,
-      expiresAt: now + ttlSec * 1000,
-      status: 'accepted',
-      channel: null,
-      history: [{ status: 'accepted', at: now }],
-    };
-    const job: PushJob = {
-      id: t.id,
-      app,
-      device: t.device,
-      priority: req.priority,
-      expiresAt: rec.expiresAt,
-      attempt: 0,
-    };
+    const rec = recordOf(app, req, t.device, t.id, now, ttlSec);
+    const job = jobOf(rec);
     const queue = pushQueueOf(app, this.d.cfg.dispatch.dedicatedApps);
     // A push is processed in its shard's ezone: hand it over when that is another one.
     const home = this.d.shardHome?.(t.shard);
@@ -364,23 +424,55 @@ export class Dispatcher {
     }
   }
 
-  private async onJob(del: QueueDelivery<PushJob>): Promise<void> {
-    if (this.stopped) throw new TacoError('CANCELLED', 'dispatcher stopping');
+  private onJob(del: QueueDelivery<PushJob>): Promise<void> {
+    if (this.stopped) return Promise.reject(new TacoError('CANCELLED', 'dispatcher stopping'));
     const job = del.body;
     // A redelivered job for a message we are already tracking (or handling) is a duplicate.
-    if (this.pending.has(job.id) || this.inFlight.has(job.id)) return;
+    if (this.pending.has(job.id) || this.inFlight.has(job.id)) return DONE;
+    const messages = syncOf<SyncMessageStore>(this.d.messages);
+    const routes = syncOf<SyncRouteStore>(this.d.routes);
+    if (!messages || !routes) return this.runJob(job);
+    this.inFlight.add(job.id);
+    let rest: Promise<void> | undefined;
+    try {
+      rest = this.attemptNow(job.id, job.attempt, messages, routes);
+    } catch (e) {
+      return this.jobFailed(job.id, e);
+    }
+    if (rest === undefined) {
+      this.inFlight.delete(job.id);
+      return DONE;
+    }
+    return rest.then(
+      () => {
+        this.inFlight.delete(job.id);
+      },
+      (e) => this.jobFailed(job.id, e),
+    );
+  }
+
+  private async runJob(job: PushJob): Promise<void> {
     this.inFlight.add(job.id);
     try {
       await this.attempt(job.id, job.attempt);
     } catch (e) {
-      // An engine failed the attempt (the store is down): the job goes back to the broker, but not at
-      // once — an immediate redelivery spins on the outage (a core's worth of store reads for one job,
-      // measured in the MariaDB-down drill). Holding the consumer slot meanwhile throttles the rest.
+      return this.jobFailed(job.id, e);
+    }
+    this.inFlight.delete(job.id);
+  }
+
+  /**
+   * An engine failed the attempt (the store is down): the job goes back to the broker, but not at
+   * once — an immediate redelivery spins on the outage (a core's worth of store reads for one job,
+   * measured in the MariaDB-down drill). Holding the consumer slot meanwhile throttles the rest.
+   */
+  private async jobFailed(id: string, e: unknown): Promise<never> {
+    try {
       this.d.telemetry.count('dispatch.job_failed');
       await this.pause(this.d.cfg.dispatch.retryBaseMs * (0.5 + this.d.random.next() / 2));
       throw e;
     } finally {
-      this.inFlight.delete(job.id);
+      this.inFlight.delete(id);
     }
   }
 
@@ -428,6 +520,55 @@ export class Dispatcher {
     } else {
       this.scheduleRetry(rec, attempt + 1);
     }
+  }
+
+  /**
+   * `attempt` on engines that answer at once, for a device signed in on this node: the same steps in
+   * the same order. Returns a promise only for what must wait (a third-party fallback, or the whole
+   * attempt when the device is on another node).
+   */
+  private attemptNow(
+    id: string,
+    attempt: number,
+    messages: SyncMessageStore,
+    routes: SyncRouteStore,
+  ): Promise<void> | undefined {
+    const { clock, telemetry } = this.d;
+    const rec = messages.getSync(id);
+    if (!rec || isSettled(rec.status)) {
+      this.forget(id);
+      return undefined;
+    }
+    if (clock.now() >= rec.expiresAt) {
+      this.forget(id);
+      if (messages.transitionSync(id, 'expired', clock.now())) telemetry.count('push.expired');
+      return undefined;
+    }
+    let outcome: 'sent' | 'offline' | 'error';
+    try {
+      const route = routes.getSync(rec.app, rec.device);
+      if (route !== undefined && (route.node !== this.d.node || route.ezone !== this.d.ezone)) {
+        return this.attempt(id, attempt);
+      }
+      outcome =
+        route !== undefined && this.d.gateway.deliver(rec.app, rec.device, route.session, pushFrameOf(rec))
+          ? 'sent'
+          : 'offline';
+    } catch {
+      outcome = 'error';
+      telemetry.count('dispatch.deliver_error');
+    }
+    if (outcome === 'sent') {
+      messages.transitionSync(id, 'sent', clock.now(), 'ws');
+      this.armAckTimer(rec, attempt);
+    } else if (outcome === 'offline') {
+      telemetry.count('push.offline');
+      this.forget(id);
+      if (this.d.channels.size > 0) return this.fallback(rec);
+    } else {
+      this.scheduleRetry(rec, attempt + 1);
+    }
+    return undefined;
   }
 
   private async deliver(rec: MessageRecord): Promise<'sent' | 'offline'> {
@@ -561,7 +702,28 @@ export class Dispatcher {
    * An ACK from a device signed in on this node. Only the device's own messages count. `known` is
    * the record when the caller has just read it (the ACK router does), saving a second read.
    */
-  async onAck(
+  onAck(app: string, device: string, id: string, status: AckStatus, known?: MessageRecord): Promise<void> {
+    const messages = syncOf<SyncMessageStore>(this.d.messages);
+    if (!messages) return this.onAckAsync(app, device, id, status, known);
+    try {
+      const rec = known ?? messages.getSync(id);
+      if (!rec || rec.app !== app || rec.device !== device) {
+        this.d.telemetry.count('ack.unknown');
+        return DONE;
+      }
+      const now = this.d.clock.now();
+      const wasDelivered = isDelivered(rec.status);
+      let changed = false;
+      if (!wasDelivered) changed = messages.transitionSync(id, 'delivered', now);
+      if (status !== 'received') changed = messages.transitionSync(id, ACK_TO_STATUS[status], now) || changed;
+      this.acked(rec, id, wasDelivered, changed, now);
+      return DONE;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private async onAckAsync(
     app: string,
     device: string,
     id: string,
@@ -580,9 +742,13 @@ export class Dispatcher {
     if (!wasDelivered) changed = await messages.transition(id, 'delivered', now);
     if (status !== 'received')
       changed = (await messages.transition(id, ACK_TO_STATUS[status], now)) || changed;
+    this.acked(rec, id, wasDelivered, changed, now);
+  }
+
+  private acked(rec: MessageRecord, id: string, wasDelivered: boolean, changed: boolean, now: number): void {
     if (!wasDelivered && changed) {
-      telemetry.count('push.delivered');
-      telemetry.observe('push.latency', now - rec.createdAt);
+      this.d.telemetry.count('push.delivered');
+      this.d.telemetry.observe('push.latency', now - rec.createdAt);
     }
     this.forget(id);
   }
@@ -645,4 +811,42 @@ export function pushFrameOf(rec: MessageRecord): PushFrame {
   if (rec.body !== undefined) f.body = rec.body;
   if (rec.data !== undefined) f.data = rec.data;
   return f;
+}
+
+/** The record of a push just accepted; optional fields only when set, as the store's own copy has them. */
+function recordOf(
+  app: string,
+  req: SendRequest,
+  device: string,
+  id: string,
+  now: number,
+  ttlSec: number,
+): MessageRecord {
+  const rec: MessageRecord = {
+    id,
+    app,
+    device,
+    kind: req.kind,
+    priority: req.priority,
+    createdAt: now,
+    expiresAt: now + ttlSec * 1000,
+    status: 'accepted',
+    channel: null,
+    history: [{ status: 'accepted', at: now }],
+  };
+  if (req.title !== undefined) rec.title = req.title;
+  if (req.body !== undefined) rec.body = req.body;
+  if (req.data !== undefined) rec.data = req.data;
+  return rec;
+}
+
+function jobOf(rec: MessageRecord): PushJob {
+  return {
+    id: rec.id,
+    app: rec.app,
+    device: rec.device,
+    priority: rec.priority,
+    expiresAt: rec.expiresAt,
+    attempt: 0,
+  };
 }

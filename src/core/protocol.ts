@@ -189,11 +189,40 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+const ACK_HEAD = '{"op":"ack","id":"';
+const ACK_MID = '","status":"';
+
+/**
+ * An ACK written the way the SDK and the load clients write it (`{"op":"ack","id":"<digits>",
+ * "status":"<status>"}`, nothing else) read without JSON.parse: it is one frame per push. Returns
+ * undefined for anything else, which then takes the general path; the frame is the one that path
+ * would have produced.
+ */
+function canonicalAck(text: string): AckFrame | undefined {
+  if (!text.startsWith(ACK_HEAD)) return undefined;
+  let i = ACK_HEAD.length;
+  const idStart = i;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+  }
+  const idLen = i - idStart;
+  if (idLen === 0 || idLen > 32 || !text.startsWith(ACK_MID, i)) return undefined;
+  const statusStart = i + ACK_MID.length;
+  const end = text.length - 2;
+  if (end <= statusStart || text.charCodeAt(end) !== 34 || text.charCodeAt(end + 1) !== 125) return undefined;
+  const status = text.slice(statusStart, end);
+  if (status !== 'received' && status !== 'displayed' && status !== 'opened') return undefined;
+  return { op: 'ack', id: text.slice(idStart, i), status };
+}
+
 /** Decodes one text frame. `byteLength` is the frame's size on the wire. */
 export function decodeClientFrame(text: string, byteLength = utf8Length(text)): ClientFrame {
   if (byteLength > MAX_FRAME_BYTES) {
     throw new TacoError('FRAME_TOO_LARGE', `frame of ${byteLength} bytes exceeds ${MAX_FRAME_BYTES} bytes`);
   }
+  const ack = canonicalAck(text);
+  if (ack !== undefined) return ack;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -203,8 +232,18 @@ export function decodeClientFrame(text: string, byteLength = utf8Length(text)): 
   return validateClientFrame(parsed);
 }
 
+/**
+ * JSON text of a server frame. A push (one per message) is written field by field in the order
+ * pushFrameOf builds it, the same text JSON.stringify gives for such a frame, without walking the
+ * frame object; only its strings and `data` go through JSON.stringify.
+ */
 export function encodeServerFrame(f: ServerFrame): string {
-  return JSON.stringify(f);
+  if (f.op !== 'push') return JSON.stringify(f);
+  let s = `{"op":"push","id":${JSON.stringify(f.id)},"kind":${JSON.stringify(f.kind)},"ts":${JSON.stringify(f.ts)}`;
+  if (f.title !== undefined) s += `,"title":${JSON.stringify(f.title)}`;
+  if (f.body !== undefined) s += `,"body":${JSON.stringify(f.body)}`;
+  if (f.data !== undefined) s += `,"data":${JSON.stringify(f.data)}`;
+  return `${s}}`;
 }
 
 /** Server-side validation of frames the SDK receives (the SDK must not trust the wire either). */

@@ -8,6 +8,7 @@ import {
   decodeServerFrame,
   encodeServerFrame,
   MAX_FRAME_BYTES,
+  type ServerFrame,
   utf8Length,
   validateClientFrame,
 } from '../../src/core/protocol.js';
@@ -285,5 +286,87 @@ describe('client frame codec', () => {
     for (const f of frames) assert.deepEqual(decodeServerFrame(encodeServerFrame(f)), f);
     decodeError(() => decodeServerFrame('[]'), 'BAD_FRAME');
     decodeError(() => decodeServerFrame('nope'), 'BAD_FRAME');
+  });
+});
+
+describe('codec fast paths', () => {
+  /** What decodeClientFrame gives through JSON.parse and validateClientFrame: a frame or an error. */
+  const general = (text: string): unknown => {
+    try {
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch {
+        throw new TacoError('BAD_FRAME', 'frame is not valid JSON');
+      }
+      return validateClientFrame(v);
+    } catch (e) {
+      return { error: (e as TacoError).code, message: (e as TacoError).message };
+    }
+  };
+  const decoded = (text: string): unknown => {
+    try {
+      return decodeClientFrame(text);
+    } catch (e) {
+      return { error: (e as TacoError).code, message: (e as TacoError).message };
+    }
+  };
+
+  test('an ACK decodes to what the general path gives, canonical or not', () => {
+    const idArb = fc.oneof(
+      fc.stringMatching(/^[0-9]{0,40}$/),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.constantFrom('1"', '1\\"', '١٢٣', ''),
+    );
+    const statusArb = fc.oneof(
+      fc.constantFrom('received', 'displayed', 'opened', 'Received', 'open', ''),
+      fc.string({ maxLength: 12 }),
+    );
+    fc.assert(
+      fc.property(idArb, statusArb, fc.string({ maxLength: 3 }), fc.nat(3), (id, status, junk, where) => {
+        const canonical = `{"op":"ack","id":"${id}","status":"${status}"}`;
+        // Raw (unescaped) values, the JSON.stringify form, and damage at the start, the middle or the end.
+        const texts = [
+          canonical,
+          JSON.stringify({ op: 'ack', id, status }),
+          [
+            junk + canonical,
+            canonical.replace('","', `"${junk},"`),
+            canonical + junk,
+            canonical.slice(0, -1),
+          ][where]!,
+        ];
+        for (const t of texts) assert.deepEqual(decoded(t), general(t), t);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('a push frame encodes to the text JSON.stringify gives', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 30 });
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            id: text,
+            kind: fc.constantFrom('notification', 'passthrough'),
+            ts: fc.oneof(fc.integer(), fc.double()),
+            title: text,
+            body: text,
+            data: jsonObject,
+          },
+          { requiredKeys: ['id', 'kind', 'ts'] },
+        ),
+        (r) => {
+          // Built in the order pushFrameOf builds it.
+          const f: Record<string, unknown> = { op: 'push', id: r.id, kind: r.kind, ts: r.ts };
+          if (r.title !== undefined) f.title = r.title;
+          if (r.body !== undefined) f.body = r.body;
+          if (r.data !== undefined) f.data = r.data;
+          assert.equal(encodeServerFrame(f as unknown as ServerFrame), JSON.stringify(f));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });

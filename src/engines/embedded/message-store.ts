@@ -4,6 +4,7 @@
  * bounded on a long-running `taco serve` (and in a 1.6M-client simulation).
  */
 import { AppDeviceMap } from '../../core/app-device-map.js';
+import { SYNC_ENGINE, type SyncMessageStore } from '../../core/dispatcher.js';
 import type { MessageRecord, MessageStore } from '../../core/ports.js';
 import type { ThirdPartyChannelName } from '../../core/protocol.js';
 import { canTransition, isSettled, type MessageStatus } from '../../core/status.js';
@@ -72,7 +73,7 @@ export interface MemoryMessageStoreOptions {
   keepHistory: boolean;
 }
 
-export class MemoryMessageStore implements MessageStore {
+export class MemoryMessageStore implements MessageStore, SyncMessageStore {
   private readonly messages = new Map<string, MessageRecord>();
   /** Unsettled message ids per device: one id as a plain string (the common case), more in a set. */
   private readonly pendingByDevice = new AppDeviceMap<string | Set<string>>();
@@ -97,6 +98,14 @@ export class MemoryMessageStore implements MessageStore {
     this.createSync(msg);
   }
 
+  /** The dispatcher's synchronous view (see SYNC_ENGINE): only while no one has replaced the async methods. */
+  [SYNC_ENGINE](): SyncMessageStore | undefined {
+    const own = MemoryMessageStore.prototype;
+    return this.get === own.get && this.create === own.create && this.transition === own.transition
+      ? this
+      : undefined;
+  }
+
   createSync(msg: MessageRecord): void {
     if (this.messages.has(msg.id)) return;
     // A field-by-field copy (no spread): the caller keeps its object, the store owns this one.
@@ -115,7 +124,18 @@ export class MemoryMessageStore implements MessageStore {
     if (msg.title !== undefined) rec.title = msg.title;
     if (msg.body !== undefined) rec.body = msg.body;
     if (msg.data !== undefined) rec.data = msg.data;
-    this.messages.set(msg.id, rec);
+    this.insert(rec);
+  }
+
+  /** `createSync` of a record the caller hands over and never touches again: kept as it is, not copied. */
+  createOwnedSync(rec: MessageRecord): void {
+    if (this.messages.has(rec.id)) return;
+    if (!this.opts.keepHistory) rec.history = NO_HISTORY;
+    this.insert(rec);
+  }
+
+  private insert(rec: MessageRecord): void {
+    this.messages.set(rec.id, rec);
     if (!isSettled(rec.status)) {
       const cur = this.pendingByDevice.get(rec.app, rec.device);
       if (cur === undefined) this.pendingByDevice.set(rec.app, rec.device, rec.id);
@@ -144,6 +164,9 @@ export class MemoryMessageStore implements MessageStore {
     if (isSettled(status) && !isSettled(from)) {
       this.unpend(rec);
       this.retention.push(at + this.opts.retentionMs, id);
+      // Kept for the retention (an hour by default): a history grown by push() holds ~17 slots for
+      // its 4 or 5 entries, an exact copy is a third of that, and the grown one dies young.
+      if (this.opts.keepHistory) rec.history = rec.history.slice();
     }
     this.onTransition?.(rec, from, at);
     return true;
@@ -172,6 +195,10 @@ export class MemoryMessageStore implements MessageStore {
   }
 
   async get(id: string): Promise<MessageRecord | undefined> {
+    return this.messages.get(id);
+  }
+
+  getSync(id: string): MessageRecord | undefined {
     return this.messages.get(id);
   }
 

@@ -4,6 +4,7 @@
  * flagged `redelivered`. Ten priority levels (0–9), higher first. Dispatch is
  * scheduled with queueMicrotask only, so it runs identically on virtual time.
  */
+import { SYNC_ENGINE, type SyncQueue } from '../../core/dispatcher.js';
 import type { ConsumerHandle, Queue, QueueDelivery, QueueStats } from '../../core/ports.js';
 
 interface Item {
@@ -41,7 +42,10 @@ class LocalQueue {
     this.schedule();
   }
 
-  private take(): { item: Item; priority: number } | undefined {
+  /** Priority of the item `take` returned last (a field, not a pair object per message). */
+  private takenPriority = 0;
+
+  private take(): Item | undefined {
     for (let p = 9; p >= 0; p--) {
       const level = this.levels[p]!;
       if (level.head < level.items.length) {
@@ -52,7 +56,8 @@ class LocalQueue {
           level.head = 0;
         }
         this.ready--;
-        return { item, priority: p };
+        this.takenPriority = p;
+        return item;
       }
     }
     return undefined;
@@ -78,8 +83,8 @@ class LocalQueue {
         continue;
       }
       idle = 0;
-      const taken = this.take()!;
-      this.run(c, taken.item, taken.priority);
+      const item = this.take()!;
+      this.run(c, item, this.takenPriority);
     }
   }
 
@@ -88,7 +93,8 @@ class LocalQueue {
     this.unacked++;
     let p: Promise<void>;
     try {
-      p = c.handler({ body: item.body, redelivered: item.redelivered });
+      // The item is the delivery (same two fields): no second object per message.
+      p = c.handler(item);
     } catch (e) {
       p = Promise.reject(e);
     }
@@ -107,7 +113,7 @@ class LocalQueue {
   }
 }
 
-export class MemoryQueue implements Queue {
+export class MemoryQueue implements Queue, SyncQueue {
   private readonly queues = new Map<string, LocalQueue>();
 
   private q(name: string): LocalQueue {
@@ -117,7 +123,16 @@ export class MemoryQueue implements Queue {
   }
 
   async publish<T>(queue: string, body: T, opts: { priority?: number }): Promise<void> {
+    this.publishSync(queue, body, opts);
+  }
+
+  publishSync<T>(queue: string, body: T, opts: { priority?: number }): void {
     this.q(queue).push({ body, redelivered: false }, opts.priority ?? 0);
+  }
+
+  /** The dispatcher's synchronous view (see SYNC_ENGINE): only while no one has replaced `publish`. */
+  [SYNC_ENGINE](): SyncQueue | undefined {
+    return this.publish === MemoryQueue.prototype.publish ? this : undefined;
   }
 
   async consume<T>(

@@ -1,5 +1,6 @@
 /** In-process route store: the embedded twin of the Redis route store. */
 import { AppDeviceMap } from '../../core/app-device-map.js';
+import { SYNC_ENGINE, type SyncRouteStore } from '../../core/dispatcher.js';
 import type { Route, RouteStore } from '../../core/ports.js';
 
 /** Last writer wins by (updatedAt, ezone), shared by every route store twin and the replicator. */
@@ -10,7 +11,7 @@ export function isNewerRoute(
   return a.updatedAt > b.updatedAt || (a.updatedAt === b.updatedAt && a.ezone > b.ezone);
 }
 
-export class MemoryRouteStore implements RouteStore {
+export class MemoryRouteStore implements RouteStore, SyncRouteStore {
   private readonly routes = new AppDeviceMap<Route>();
   /** app → user → devices. */
   private readonly users = new AppDeviceMap<Set<string>>();
@@ -43,6 +44,15 @@ export class MemoryRouteStore implements RouteStore {
 
   async get(app: string, device: string): Promise<Route | undefined> {
     return this.routes.get(app, device);
+  }
+
+  getSync(app: string, device: string): Route | undefined {
+    return this.routes.get(app, device);
+  }
+
+  /** The dispatcher's synchronous view (see SYNC_ENGINE): only while no one has replaced `get`. */
+  [SYNC_ENGINE](): SyncRouteStore | undefined {
+    return this.get === MemoryRouteStore.prototype.get ? this : undefined;
   }
 
   async devicesOfUser(app: string, user: string): Promise<string[]> {
