@@ -11,9 +11,20 @@ if (!file) {
 const n = Number(nArg ?? 30);
 const p = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(p.nodes.map((x) => [x.id, x]));
+// TACO_PROFILE_WINDOW=FROM,TO keeps the samples taken FROM..TO seconds after the profile started
+// (e.g. the steady part of a load run, without start-up and sign-ins).
+const [from, to] = (process.env.TACO_PROFILE_WINDOW ?? '0,Infinity').split(',').map(Number);
 const self = new Map();
-for (const id of p.samples) self.set(id, (self.get(id) ?? 0) + 1);
-const total = p.samples.length;
+let total = 0;
+let at = 0;
+for (let i = 0; i < p.samples.length; i++) {
+  at += p.timeDeltas[i] ?? 0;
+  const s = at / 1e6;
+  if (s < from || s > to) continue;
+  const id = p.samples[i];
+  self.set(id, (self.get(id) ?? 0) + 1);
+  total++;
+}
 const fn = new Map();
 const files = new Map();
 for (const [id, c] of self) {

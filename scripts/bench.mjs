@@ -7,6 +7,8 @@
 //   npm run bench -- --profile DIR       also write a V8 CPU profile of every taco server process
 //   npm run bench -- --json FILE         also write the full result as JSON
 //   npm run bench -- --quick             small numbers (a smoke run, not for the record)
+//   npm run bench -- --server-nice none  leave the servers' priority alone (default: nice -10 for
+//                                        the server under test, both systems, where permitted)
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     'push-clients': { type: 'string' },
     rate: { type: 'string' },
     duration: { type: 'string' },
+    'server-nice': { type: 'string' },
   },
 });
 
@@ -69,6 +72,15 @@ o.signInClients = num(values['signin-clients'], o.signInClients);
 o.pushClients = num(values['push-clients'], o.pushClients);
 o.latencyRate = num(values.rate, o.latencyRate);
 o.latencyMs = num(values.duration, o.latencyMs / 1000) * 1000;
+if (values['server-nice'] !== undefined) {
+  const v = values['server-nice'];
+  const n = Number(v);
+  if (v !== 'none' && !(Number.isInteger(n) && n >= -20 && n <= 19)) {
+    console.error(`bench: --server-nice ${v}: expected an integer from -20 to 19, or none`);
+    process.exit(2);
+  }
+  o.serverNice = v === 'none' ? null : n;
+}
 
 const r = await runBench(o, progress(true));
 console.log(formatBench(r));

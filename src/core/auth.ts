@@ -56,6 +56,16 @@ export class AuthCache {
     return e.loading;
   }
 
+  /**
+   * The app when its entry is loaded and fresh, without a promise; undefined when `get` would have to
+   * load or refresh (the caller then takes `get`). Unknown apps also answer undefined here.
+   */
+  peek(appId: string): AppInfo | undefined {
+    const e = this.entries.get(appId);
+    if (!e || e.loading || e.loadedAt + this.opts.refreshMs <= this.clock.now()) return undefined;
+    return e.app;
+  }
+
   private async load(appId: string, e: Entry): Promise<AppInfo | undefined> {
     this.loads++;
     const signal =

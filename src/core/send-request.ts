@@ -85,9 +85,16 @@ function quickParse(b: unknown): SendRequest | undefined {
   return out;
 }
 
-export function parseSendRequest(body: unknown): SendRequest {
+/**
+ * `sourceChars`: the length of the JSON text the body was parsed from, when known. Re-serialised,
+ * JSON grows only through numbers (`1e20` → 21 digits, 5.25×; strings, keys and structure never
+ * grow), so a text of at most MAX_DATA_BYTES / 6 characters cannot hold `data` over the limit and
+ * the serialisation that measures it is skipped.
+ */
+export function parseSendRequest(body: unknown, sourceChars?: number): SendRequest {
   const quick = quickParse(body);
-  return quick !== undefined ? checkDataSize(quick) : parseSendRequestBySchema(body);
+  if (quick === undefined) return parseSendRequestBySchema(body);
+  return sourceChars !== undefined && sourceChars * 6 <= MAX_DATA_BYTES ? quick : checkDataSize(quick);
 }
 
 function checkDataSize(req: SendRequest): SendRequest {

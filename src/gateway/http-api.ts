@@ -11,7 +11,7 @@ import { type TacoNode, upstreamQueueOf } from '../core/node.js';
 import type { MessageStore, Queue, UpstreamMessage } from '../core/ports.js';
 import { PLATFORMS } from '../core/protocol.js';
 import { parseSendRequest } from '../core/send-request.js';
-import { authenticateBusiness } from './business-auth.js';
+import { authenticateBusiness, authenticateBusinessNow } from './business-auth.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -60,6 +60,11 @@ export function sendError(res: ServerResponse, e: unknown): void {
  * as soon as it is seen, and the rest of it is not buffered.
  */
 function readJson(req: IncomingMessage): Promise<unknown> {
+  return readJsonText(req).then((r) => r.value);
+}
+
+/** readJson, also answering the length of the text (parseSendRequest uses it to skip a size check). */
+function readJsonText(req: IncomingMessage): Promise<{ value: unknown; chars: number }> {
   const type = req.headers['content-type'] ?? '';
   if (!type.includes('application/json')) {
     return Promise.reject(new TacoError('INVALID_ARGUMENT', 'Content-Type must be application/json'));
@@ -85,7 +90,8 @@ function readJson(req: IncomingMessage): Promise<unknown> {
       cleanup();
       const body = more ? Buffer.concat(more) : first;
       try {
-        resolve(JSON.parse(body === undefined ? '' : body.toString('utf8')));
+        const text = body === undefined ? '' : body.toString('utf8');
+        resolve({ value: JSON.parse(text), chars: text.length });
       } catch {
         reject(new TacoError('INVALID_ARGUMENT', 'body is not valid JSON'));
       }
@@ -208,8 +214,12 @@ export class HttpApi {
 
   /** `POST /v1/push`, the hot path: auth, body, validation, send; one promise chain. */
   private async push(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const app = await authenticateBusiness(req.headers.authorization, this.d.node.authCache);
-    const body = parseSendRequest(await readJson(req));
+    const header = req.headers.authorization;
+    const app =
+      authenticateBusinessNow(header, this.d.node.authCache) ??
+      (await authenticateBusiness(header, this.d.node.authCache));
+    const { value, chars } = await readJsonText(req);
+    const body = parseSendRequest(value, chars);
     const ids = await this.d.node.dispatcher.send(app, body);
     this.replies.add(res, { ids });
   }

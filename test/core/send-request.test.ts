@@ -92,6 +92,47 @@ describe('parseSendRequest', () => {
     );
   });
 
+  test('given the length of the source text, the same answer as without it', () => {
+    // Raw JSON texts, numbers written short with exponents (they re-serialise up to 5.25× longer:
+    // `1e20` is 21 digits), strings with escapes (they re-serialise shorter), and padding.
+    const num = fc.oneof(
+      fc.integer({ min: 1, max: 9 }).chain((d) => fc.integer({ min: 0, max: 21 }).map((e) => `${d}e${e}`)),
+      fc.constantFrom('0', '-0', '1E+20', '1.5e-7', '12e19'),
+    );
+    const strText = fc.oneof(
+      fc.string({ maxLength: 8 }).map((x) => JSON.stringify(x)),
+      fc.constantFrom('"\\u00e9"', '"\\n"', '"\\ud800"'),
+    );
+    const leaf = fc.oneof(num, strText, fc.constantFrom('true', 'null'));
+    const dataText = fc
+      .array(
+        fc.tuple(
+          fc.string({ maxLength: 4 }),
+          fc.oneof(
+            leaf,
+            fc.array(num, { maxLength: 40 }).map((a) => `[${a.join(',')}]`),
+          ),
+        ),
+        { maxLength: 40 },
+      )
+      .map((kv) => `{${kv.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(' , ')}}`);
+    fc.assert(
+      fc.property(dataText, fc.nat({ max: 3 }), (data, pad) => {
+        const text = `{"to":{"devices":["d"]},"kind":"passthrough"${' '.repeat(pad)},"data":${data}}`;
+        const body = JSON.parse(text);
+        assert.deepEqual(
+          outcome((b) => parseSendRequest(b, text.length), body),
+          outcome(parseSendRequestBySchema, body),
+        );
+      }),
+      { numRuns: 3000 },
+    );
+    // Past the bound the size is still checked: 200 `1e20`s (1 KB of text) re-serialise to 4.4 KB.
+    const many = `{"to":{"devices":["d"]},"kind":"passthrough","data":{"a":[${Array(200).fill('1e20').join(',')}]}}`;
+    assert.ok(many.length * 6 > 4096);
+    assert.throws(() => parseSendRequest(JSON.parse(many), many.length), /data: larger than 4096 bytes/);
+  });
+
   test('errors name the field', () => {
     assert.throws(
       () => parseSendRequest({ to: { devices: ['d'] }, kind: 'notification', ttl: 0 }),
