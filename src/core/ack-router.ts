@@ -12,6 +12,7 @@
  * forwards again, so an ACK cannot loop.
  */
 import type { Scheduler } from './clock.js';
+import { SYNC_ENGINE, type SyncMessageStore } from './dispatcher.js';
 import { TacoError } from './errors.js';
 import { decodeMsgId, isMsgIdSyntax } from './msgid.js';
 import type { MessageRecord, MessageStore, PeerRpc, Telemetry } from './ports.js';
@@ -49,6 +50,14 @@ export function ackTargets(m: ShardMapState, shard: number, self: string): strin
   return out;
 }
 
+/** What a call that finished at once returns. */
+const DONE: Promise<void> = Promise.resolve();
+
+function syncMessagesOf(messages: MessageStore): SyncMessageStore | undefined {
+  const view = (messages as { [SYNC_ENGINE]?: () => SyncMessageStore | undefined })[SYNC_ENGINE];
+  return view === undefined ? undefined : view.call(messages);
+}
+
 function isNotFound(e: unknown): boolean {
   const t = e as TacoError;
   return t?.code === 'NOT_FOUND' || (t?.details as { grpcCode?: number } | undefined)?.grpcCode === 5;
@@ -58,7 +67,26 @@ export class AckRouter {
   constructor(private readonly d: AckRouterDeps) {}
 
   /** An ACK from a device signed in on this node. */
-  async onAck(app: string, device: string, id: string, status: AckStatus): Promise<void> {
+  onAck(app: string, device: string, id: string, status: AckStatus): Promise<void> {
+    const { d } = this;
+    // A store that answers at once (SYNC_ENGINE): the record read without a promise hop, and an
+    // ACK of a message held here goes straight to the dispatcher, as below.
+    const sync = syncMessagesOf(d.messages);
+    if (sync === undefined) return this.onAckAsync(app, device, id, status);
+    try {
+      if (!isMsgIdSyntax(id)) {
+        d.telemetry.count('ack.unknown');
+        return DONE;
+      }
+      const here = sync.getSync(id);
+      if (here) return d.applyLocal(app, device, id, status, here);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.forward(app, id, status);
+  }
+
+  private async onAckAsync(app: string, device: string, id: string, status: AckStatus): Promise<void> {
     const { d } = this;
     if (!isMsgIdSyntax(id)) {
       d.telemetry.count('ack.unknown');
@@ -67,6 +95,12 @@ export class AckRouter {
     // The record is here: this is its home, whatever the map says now.
     const here = await d.messages.get(id);
     if (here) return d.applyLocal(app, device, id, status, here);
+    return this.forward(app, id, status);
+  }
+
+  /** An ACK of a message this ezone does not hold: to the shard's home, then the map's other ezones. */
+  private async forward(app: string, id: string, status: AckStatus): Promise<void> {
+    const { d } = this;
     let shard: number;
     try {
       shard = decodeMsgId(id).shard;

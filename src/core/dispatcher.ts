@@ -53,6 +53,8 @@ export const SYNC_ENGINE = Symbol('taco.syncEngine');
 
 export interface SyncMessageStore {
   getSync(id: string): MessageRecord | undefined;
+  /** `create`: the store keeps a copy of the record. */
+  createSync(rec: MessageRecord): void;
   /** `create` of a record the caller hands over and never touches again (no copy). */
   createOwnedSync(rec: MessageRecord): void;
   transitionSync(id: string, status: MessageStatus, at: number, channel?: MessageRecord['channel']): boolean;
@@ -548,7 +550,7 @@ export class Dispatcher {
     try {
       const route = routes.getSync(rec.app, rec.device);
       if (route !== undefined && (route.node !== this.d.node || route.ezone !== this.d.ezone)) {
-        return this.attempt(id, attempt);
+        return this.attemptRemote(rec, route, attempt);
       }
       outcome =
         route !== undefined && this.d.gateway.deliver(rec.app, rec.device, route.session, pushFrameOf(rec))
@@ -571,6 +573,34 @@ export class Dispatcher {
     return undefined;
   }
 
+  /**
+   * The rest of `attempt` for a device signed in on another node, once its record and route have
+   * been read at once (attemptNow): the RPC, then what `attempt` does with its outcome. The store is
+   * asked again for its synchronous view after the RPC: an outage may have begun meanwhile.
+   */
+  private async attemptRemote(rec: MessageRecord, route: Route, attempt: number): Promise<void> {
+    const { clock, telemetry } = this.d;
+    let outcome: 'sent' | 'offline' | 'error';
+    try {
+      outcome = await this.deliverRemote(rec, route);
+    } catch {
+      outcome = 'error';
+      telemetry.count('dispatch.deliver_error');
+    }
+    if (outcome === 'sent') {
+      const messages = syncOf<SyncMessageStore>(this.d.messages);
+      if (messages) messages.transitionSync(rec.id, 'sent', clock.now(), 'ws');
+      else await this.d.messages.transition(rec.id, 'sent', clock.now(), 'ws');
+      this.armAckTimer(rec, attempt);
+    } else if (outcome === 'offline') {
+      telemetry.count('push.offline');
+      this.forget(rec.id);
+      await this.fallback(rec);
+    } else {
+      this.scheduleRetry(rec, attempt + 1);
+    }
+  }
+
   private async deliver(rec: MessageRecord): Promise<'sent' | 'offline'> {
     const route = await this.d.routes.get(rec.app, rec.device);
     if (!route) return 'offline';
@@ -578,6 +608,15 @@ export class Dispatcher {
     if (route.node === this.d.node && route.ezone === this.d.ezone) {
       return this.d.gateway.deliver(rec.app, rec.device, route.session, frame) ? 'sent' : 'offline';
     }
+    return this.deliverRemote(rec, route, frame);
+  }
+
+  /** Delivery through the node the device is signed in on. */
+  private async deliverRemote(
+    rec: MessageRecord,
+    route: Route,
+    frame: PushFrame = pushFrameOf(rec),
+  ): Promise<'sent' | 'offline'> {
     const deadline = this.d.cfg.dispatch.rpcDeadlineMs;
     const r = await this.d.rpc.deliver(
       route.node,

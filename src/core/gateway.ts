@@ -39,6 +39,8 @@ export class Session implements WheelEntry {
   wheelNext: WheelEntry | null = null;
   wheelDeadline = Number.NaN;
   wheelSlot = 0;
+  wheelWant = 0;
+  wheelSeq = 0;
   state: SessionState = 'hello';
   id = '';
   app = '';

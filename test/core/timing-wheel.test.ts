@@ -11,6 +11,8 @@ class E implements WheelEntry {
   wheelNext: WheelEntry | null = null;
   wheelDeadline = Number.NaN;
   wheelSlot = 0;
+  wheelWant = 0;
+  wheelSeq = 0;
   expiredAt: number | undefined;
   constructor(readonly name: string) {}
 }

@@ -4,6 +4,7 @@
  * looks like to the core). The wrappers are built once per method, so a call
  * costs one extra function hop and no allocation.
  */
+import { SYNC_ENGINE } from '../../core/dispatcher.js';
 import { TacoError } from '../../core/errors.js';
 
 export interface OutageSwitch {
@@ -38,6 +39,14 @@ export function withOutage<T extends object>(impl: T, sw: OutageSwitch): T {
       }
       return fn.call(impl, a, b, c, d, e);
     };
+  }
+  // The dispatcher's synchronous view (SYNC_ENGINE) of the engine, while the switch is up: the
+  // dispatcher asks for it on every call, so an outage turns it off for the next call, which then
+  // takes the asynchronous path through the wrappers above (and is refused). A synchronous call
+  // never spans an outage's start: nothing else runs while it does.
+  const view = (impl as { [SYNC_ENGINE]?: () => unknown })[SYNC_ENGINE];
+  if (view !== undefined) {
+    wrapper[SYNC_ENGINE as unknown as string] = () => (sw.down ? undefined : view.call(impl));
   }
   return wrapper as T;
 }

@@ -6,6 +6,7 @@
  * At-least-once and priority order as in the contract.
  */
 import type { Scheduler } from '../../core/clock.js';
+import { SYNC_ENGINE, type SyncQueue } from '../../core/dispatcher.js';
 import { TacoError } from '../../core/errors.js';
 import type { ConsumerHandle, Queue, QueueDelivery, QueueStats } from '../../core/ports.js';
 
@@ -34,7 +35,7 @@ class SimQueueState {
   rr = 0;
 }
 
-export class SimQueue implements Queue {
+export class SimQueue implements Queue, SyncQueue {
   private readonly queues = new Map<string, SimQueueState>();
   /** Set by faults: broker unreachable. */
   down = false;
@@ -82,11 +83,20 @@ export class SimQueue implements Queue {
   }
 
   async publish<T>(queue: string, body: T, opts: { priority?: number }): Promise<void> {
+    this.publishSync(queue, body, opts);
+  }
+
+  publishSync<T>(queue: string, body: T, opts: { priority?: number }): void {
     if (this.down) throw new TacoError('ENGINE_UNAVAILABLE', 'queue broker unreachable (simulated outage)');
     const q = this.state(queue);
     q.levels[Math.max(0, Math.min(9, opts.priority ?? 0))]!.push(body);
     q.ready++;
     this.pump(q);
+  }
+
+  /** The dispatcher's synchronous view (see SYNC_ENGINE): while the broker is up and `publish` is this class's. */
+  [SYNC_ENGINE](): SyncQueue | undefined {
+    return !this.down && this.publish === SimQueue.prototype.publish ? this : undefined;
   }
 
   private take(q: SimQueueState): unknown {
