@@ -12,7 +12,7 @@
  * forwards again, so an ACK cannot loop.
  */
 import type { Scheduler } from './clock.js';
-import { SYNC_ENGINE, type SyncMessageStore } from './dispatcher.js';
+import { DONE, type SyncMessageStore, syncOf } from './dispatcher.js';
 import { TacoError } from './errors.js';
 import { decodeMsgId, isMsgIdSyntax } from './msgid.js';
 import type { MessageRecord, MessageStore, PeerRpc, Telemetry } from './ports.js';
@@ -50,14 +50,6 @@ export function ackTargets(m: ShardMapState, shard: number, self: string): strin
   return out;
 }
 
-/** What a call that finished at once returns. */
-const DONE: Promise<void> = Promise.resolve();
-
-function syncMessagesOf(messages: MessageStore): SyncMessageStore | undefined {
-  const view = (messages as { [SYNC_ENGINE]?: () => SyncMessageStore | undefined })[SYNC_ENGINE];
-  return view === undefined ? undefined : view.call(messages);
-}
-
 function isNotFound(e: unknown): boolean {
   const t = e as TacoError;
   return t?.code === 'NOT_FOUND' || (t?.details as { grpcCode?: number } | undefined)?.grpcCode === 5;
@@ -71,7 +63,7 @@ export class AckRouter {
     const { d } = this;
     // A store that answers at once (SYNC_ENGINE): the record read without a promise hop, and an
     // ACK of a message held here goes straight to the dispatcher, as below.
-    const sync = syncMessagesOf(d.messages);
+    const sync = syncOf<SyncMessageStore>(d.messages);
     if (sync === undefined) return this.onAckAsync(app, device, id, status);
     try {
       if (!isMsgIdSyntax(id)) {

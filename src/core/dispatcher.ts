@@ -66,13 +66,14 @@ export interface SyncQueue {
   publishSync<T>(queue: string, body: T, opts: { priority?: number }): void;
 }
 
-function syncOf<T>(engine: object): T | undefined {
+/** The engine's synchronous view (SYNC_ENGINE) for this call, or undefined: take the async path. */
+export function syncOf<T>(engine: object): T | undefined {
   const view = (engine as { [SYNC_ENGINE]?: () => T | undefined })[SYNC_ENGINE];
   return view === undefined ? undefined : view.call(engine);
 }
 
 /** What a handler that finished at once returns: one shared settled promise, nothing allocated. */
-const DONE: Promise<void> = Promise.resolve();
+export const DONE: Promise<void> = Promise.resolve();
 
 export interface DispatcherDeps {
   node: number;

@@ -28,7 +28,7 @@
  */
 
 import type { Scheduler, TimerHandle } from './clock.js';
-import { SYNC_ENGINE, type SyncMessageStore, type SyncQueue } from './dispatcher.js';
+import { DONE, type SyncMessageStore, type SyncQueue, syncOf } from './dispatcher.js';
 import type {
   ConsumerHandle,
   MessageRecord,
@@ -446,8 +446,8 @@ export interface HandoffPorts {
 export function acceptHandedOffPush(p: HandoffPorts, h: HandedOffPush): Promise<void> {
   // Engines that answer at once (SYNC_ENGINE, the embedded ones): the same steps without a promise
   // per step. The record is copied, as `create` does: the sender may still hold it.
-  const messages = syncViewOf<SyncMessageStore>(p.messages);
-  const queue = messages && syncViewOf<SyncQueue>(p.queue);
+  const messages = syncOf<SyncMessageStore>(p.messages);
+  const queue = messages && syncOf<SyncQueue>(p.queue);
   if (!messages || !queue) return acceptHandedOffPushAsync(p, h);
   try {
     messages.createSync(h.rec);
@@ -458,13 +458,6 @@ export function acceptHandedOffPush(p: HandoffPorts, h: HandedOffPush): Promise<
   } catch (e) {
     return Promise.reject(e);
   }
-}
-
-const DONE: Promise<void> = Promise.resolve();
-
-function syncViewOf<T>(engine: object): T | undefined {
-  const view = (engine as { [SYNC_ENGINE]?: () => T | undefined })[SYNC_ENGINE];
-  return view === undefined ? undefined : view.call(engine);
 }
 
 async function acceptHandedOffPushAsync(p: HandoffPorts, h: HandedOffPush): Promise<void> {
