@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import pino from 'pino';
 import { TacoCommand } from '../cli/base-command.js';
 import { openMultiDc } from '../failover/node-wiring.js';
-import { parseAppFlag, readConfigFile, resolveServeConfig } from '../server/config-file.js';
+import { autoHttpFront, parseAppFlag, readConfigFile, resolveServeConfig } from '../server/config-file.js';
 import { selectServerEngines } from '../server/engines.js';
 import { startServer } from '../server/server.js';
 import { MAX_WORKERS, runWorkers } from '../server/workers.js';
@@ -42,6 +42,12 @@ export default class Serve extends TacoCommand {
       default: 1,
       min: 1,
       max: MAX_WORKERS,
+    }),
+    'http-front': Flags.string({
+      description:
+        'where HTTP API requests are parsed: thread = a worker thread of its own, so the API and the sessions use two cores; ' +
+        'inline = the main event loop; auto (default) = thread when the machine has 2+ cores and --workers is 1',
+      options: ['auto', 'inline', 'thread'],
     }),
     // Several ezones (docs/drills.md, "Running a live drill"); any of the first three turns it on.
     ezones: Flags.string({
@@ -91,6 +97,9 @@ export default class Serve extends TacoCommand {
       },
     };
     if (flags.app?.length) fromFlags.apps = flags.app.map(parseAppFlag);
+    const front = flags['http-front'] ?? (file.httpFront === undefined ? 'auto' : undefined);
+    if (front === 'auto') fromFlags.httpFront = autoHttpFront(flags.workers);
+    else if (front) fromFlags.httpFront = front;
     const config = resolveServeConfig(file, fromFlags);
     if (flags.workers > 1) {
       await runWorkers({

@@ -10,10 +10,11 @@ import { decodeMsgId } from '../core/msgid.js';
 import { type TacoNode, upstreamQueueOf } from '../core/node.js';
 import type { MessageStore, Queue, UpstreamMessage } from '../core/ports.js';
 import { PLATFORMS } from '../core/protocol.js';
-import { parseSendRequest } from '../core/send-request.js';
+import { parseSendRequest, type SendRequest } from '../core/send-request.js';
 import { authenticateBusiness, authenticateBusinessNow } from './business-auth.js';
+import { readJson, readJsonText, sendError, sendJson } from './http-io.js';
 
-export const MAX_BODY_BYTES = 64 * 1024;
+export { MAX_BODY_BYTES } from './http-io.js';
 
 export interface HttpApiDeps {
   node: TacoNode;
@@ -23,99 +24,6 @@ export interface HttpApiDeps {
   isReady: () => boolean;
   /** Extra routes (dispatch, admin) mounted by later modules; return true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  // Headers as a flat list: Node writes them as they are, without building and checking a header map.
-  res.writeHead(status, [
-    'content-type',
-    'application/json',
-    'content-length',
-    String(Buffer.byteLength(text)),
-  ]);
-  res.end(text);
-}
-
-export function sendError(res: ServerResponse, e: unknown): void {
-  const err = asTacoError(e);
-  const headers: Record<string, string> = {};
-  if (err.httpStatus === 503 || err.httpStatus === 429) headers['retry-after'] = '1';
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const text = JSON.stringify({ error: { code: err.wireCode, message: err.message } });
-  res.writeHead(err.httpStatus, {
-    ...headers,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-/**
- * Reads a JSON body of at most MAX_BODY_BYTES. Chunks are collected with 'data' listeners (an async
- * iterator per request showed in the profile at 5,000 pushes/s); a body over the limit is refused
- * as soon as it is seen, and the rest of it is not buffered.
- */
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return readJsonText(req).then((r) => r.value);
-}
-
-/** readJson, also answering the length of the text (parseSendRequest uses it to skip a size check). */
-function readJsonText(req: IncomingMessage): Promise<{ value: unknown; chars: number }> {
-  const type = req.headers['content-type'] ?? '';
-  if (!type.includes('application/json')) {
-    return Promise.reject(new TacoError('INVALID_ARGUMENT', 'Content-Type must be application/json'));
-  }
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES)
-    return Promise.reject(new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`));
-  return new Promise((resolve, reject) => {
-    let first: Buffer | undefined;
-    let more: Buffer[] | undefined;
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        cleanup();
-        reject(new TacoError('BODY_TOO_LARGE', `body larger than ${MAX_BODY_BYTES} bytes`));
-        return;
-      }
-      if (first === undefined) first = chunk;
-      else (more ??= [first]).push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      const body = more ? Buffer.concat(more) : first;
-      try {
-        const text = body === undefined ? '' : body.toString('utf8');
-        resolve({ value: JSON.parse(text), chars: text.length });
-      } catch {
-        reject(new TacoError('INVALID_ARGUMENT', 'body is not valid JSON'));
-      }
-    };
-    const onError = (e: Error) => {
-      cleanup();
-      reject(new TacoError('INVALID_ARGUMENT', `request body: ${e.message}`));
-    };
-    const onClose = () => {
-      if (req.complete) return;
-      cleanup();
-      reject(new TacoError('CANCELLED', 'client went away before the body was complete'));
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
 }
 
 /**
@@ -215,13 +123,25 @@ export class HttpApi {
   /** `POST /v1/push`, the hot path: auth, body, validation, send; one promise chain. */
   private async push(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const header = req.headers.authorization;
-    const app =
-      authenticateBusinessNow(header, this.d.node.authCache) ??
-      (await authenticateBusiness(header, this.d.node.authCache));
+    const app = this.authenticate(header) ?? (await authenticateBusiness(header, this.d.node.authCache));
     const { value, chars } = await readJsonText(req);
     const body = parseSendRequest(value, chars);
     const ids = await this.d.node.dispatcher.send(app, body);
     this.replies.add(res, { ids });
+  }
+
+  private authenticate(header: string | undefined): string | undefined {
+    return authenticateBusinessNow(header, this.d.node.authCache);
+  }
+
+  /**
+   * `POST /v1/push` whose body the front thread read and validated (http-front.ts): the same
+   * order of verdicts as push() above, so a bad header is refused before a bad body is named.
+   */
+  async sendParsed(header: string | undefined, body: SendRequest | TacoError): Promise<string[]> {
+    const app = this.authenticate(header) ?? (await authenticateBusiness(header, this.d.node.authCache));
+    if (body instanceof TacoError) throw body;
+    return this.d.node.dispatcher.send(app, body);
   }
 
   /** Server-sent events: upstream messages of the app, at least once (acked after the write). */

@@ -3,6 +3,7 @@
  * Validation errors name the file, the line and the field.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { CoreConfigSchema } from '../core/config.js';
@@ -24,6 +25,8 @@ export const ServeConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** `thread`: the HTTP API's parsing in a worker thread of its own (src/gateway/http-front.ts). */
+    httpFront: z.enum(['inline', 'thread']).default('inline'),
     apps: z
       .array(z.object({ id: z.string().min(1).max(64), secret: z.string().min(8) }).strict())
       .default([]),
@@ -110,4 +113,9 @@ export function parseAppFlag(s: string): { id: string; secret: string } {
   if (secret.length < 8)
     throw new TacoError('BAD_INPUT', `--app ${s.slice(0, eq)}=…: the secret must have at least 8 characters`);
   return { id: s.slice(0, eq), secret };
+}
+
+/** `--http-front auto`: a front thread pays off with a second core, and only in a single process. */
+export function autoHttpFront(workers: number, cores = availableParallelism()): 'inline' | 'thread' {
+  return workers === 1 && cores >= 2 ? 'thread' : 'inline';
 }

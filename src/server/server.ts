@@ -23,6 +23,7 @@ import { systemRandom, systemScheduler } from '../engines/system-clock.js';
 import { type MultiDcOptions, prepareMultiDc } from '../failover/node-wiring.js';
 import { addPushService } from '../gateway/grpc-api.js';
 import { HttpApi } from '../gateway/http-api.js';
+import { HttpFront } from '../gateway/http-front.js';
 import { PromTelemetry } from '../gateway/prom-telemetry.js';
 import { WsGateway } from '../gateway/ws-gateway.js';
 import type { ServeConfig } from './config-file.js';
@@ -176,6 +177,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     },
   });
   let registration: Registration | undefined;
+  // With a front thread the inline API serves it on an internal loopback port (http-front.ts).
+  const front =
+    cfg.httpFront === 'thread'
+      ? new HttpFront({
+          api,
+          host: cfg.host,
+          backlog: LISTEN_BACKLOG,
+          log: (msg, fields) => log(msg, fields),
+        })
+      : undefined;
 
   const stopAll = async () => {
     ready = false;
@@ -184,6 +195,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     await ws.close();
     await new Promise<void>((r) => wsServer.close(() => r()));
     wsServer.closeAllConnections();
+    await front?.close();
     api.server.closeAllConnections();
     await new Promise<void>((r) => api.server.close(() => r()));
     await new Promise<void>((r) => grpcServer.tryShutdown(() => r()));
@@ -195,7 +207,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   try {
     const wsPort = await listen(wsServer, cfg.ports.ws, cfg.host);
-    const httpPort = await listen(api.server, cfg.ports.http, cfg.host);
+    const httpPort = front
+      ? await listen(api.server, 0, '127.0.0.1').then((internal) => front.listen(cfg.ports.http, internal))
+      : await listen(api.server, cfg.ports.http, cfg.host);
     const grpcPort = await bindGrpc(grpcServer, cfg.host, cfg.ports.grpc);
     registration = await keepRegistered(directory, {
       node: cfg.node,

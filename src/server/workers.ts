@@ -56,6 +56,11 @@ type FromWorker =
 
 /** Checks that N workers can run with this configuration; throws BAD_INPUT naming what is missing. */
 export function checkWorkers(config: ServeConfig, workers: number): void {
+  if (config.httpFront === 'thread')
+    throw new TacoError(
+      'BAD_INPUT',
+      `--http-front thread needs --workers 1 (got ${workers}): the worker processes share the HTTP port through node:cluster, a front thread cannot`,
+    );
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)
     throw new TacoError('BAD_INPUT', `--workers ${workers}: must be 1..${MAX_WORKERS}`);
   if (config.node + workers - 1 > 255)

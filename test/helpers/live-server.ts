@@ -17,10 +17,17 @@ export interface LiveServer {
   stop(): Promise<void>;
 }
 
-export async function startLive(core: CoreConfigInput = {}): Promise<LiveServer> {
+/** The HTTP API's two modes: in the main event loop, or behind the front thread (http-front.ts). */
+export const HTTP_FRONTS = ['inline', 'thread'] as const;
+
+export async function startLive(
+  core: CoreConfigInput = {},
+  opts: { httpFront?: (typeof HTTP_FRONTS)[number] } = {},
+): Promise<LiveServer> {
   const config = resolveServeConfig({
     apps: [APP, OTHER_APP],
     ports: { ws: 0, http: 0, grpc: 0 },
+    httpFront: opts.httpFront ?? 'inline',
     core,
   });
   const server = await startServer({ config });
