@@ -53,6 +53,12 @@ export class AppDeviceMap<V> {
     return true;
   }
 
+  /** The devices of `app` that have an entry, in the order their entries were first set. */
+  devicesOfApp(app: string): string[] {
+    const devices = this.devicesOf(app);
+    return devices ? [...devices.keys()] : [];
+  }
+
   *values(): Generator<V> {
     for (const devices of this.apps.values()) yield* devices.values();
   }

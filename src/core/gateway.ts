@@ -30,6 +30,13 @@ import { TokenBucket } from './token-bucket.js';
 export interface ClientConnection {
   send(frame: ServerFrame): void;
   close(code: number, reason: string): void;
+  /**
+   * Optional: the pong of a ping, `{ op: 'pong', ts }`, without a frame object — for a transport
+   * that writes it in its own way (or, in the simulator, drops it). Without it the gateway `send`s
+   * the frame. Every heartbeat of every client gets one, so the object adds up (one per heartbeat
+   * of 1.6M simulated clients).
+   */
+  pong?(ts: number): void;
 }
 
 export type SessionState = 'hello' | 'auth' | 'open' | 'closed';
@@ -173,9 +180,12 @@ export class GatewayCore {
     const now = this.clock.now();
     if (!s.halfOpen) this.wheel.touch(s, now + this.reapAfterMs);
     switch (f.op) {
-      case 'ping':
-        s.conn.send({ op: 'pong', ts: now });
+      case 'ping': {
+        const conn = s.conn;
+        if (conn.pong !== undefined) conn.pong(now);
+        else conn.send({ op: 'pong', ts: now });
         return;
+      }
       case 'ack':
         this.hooks?.onAck(s, f.id, f.status);
         return;

@@ -115,6 +115,9 @@ export class SimConn implements ClientConnection {
     this.enqueueDown(frame, from);
   }
 
+  /** A pong nobody waits for: dropped, as `send` drops a pong frame (see clients.ts). */
+  pong(_ts: number): void {}
+
   close(code: number, reason: string): void {
     if (this.serverClosed) return;
     this.serverClosed = true;

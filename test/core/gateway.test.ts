@@ -255,6 +255,21 @@ describe('gateway core: heartbeats and reaping', () => {
     await h.stop();
   });
 
+  test('a transport with its own pong gets pong(ts) with the server time instead of a pong frame', async () => {
+    const h = await CoreHarness.create();
+    const c = await h.signIn('d1');
+    const pongs: number[] = [];
+    (c.conn as unknown as { pong(ts: number): void }).pong = (ts) => pongs.push(ts);
+    await h.advance(1_234);
+    h.ping(c);
+    assert.deepEqual(pongs, [h.clock.now()]);
+    assert.equal(c.conn.frames('pong').length, 0);
+    // The ping kept the session alive as a pong frame would have.
+    await h.advance(2 * HB * 1000);
+    assert.equal(c.conn.closed, false);
+    await h.stop();
+  });
+
   test('a half-open session (peer sent FIN) is not kept alive and is reaped by the wheel', async () => {
     const h = await CoreHarness.create();
     const c = await h.signIn('d1');

@@ -12,10 +12,16 @@ export function isNewerRoute(
 }
 
 export class MemoryRouteStore implements RouteStore, SyncRouteStore {
-  private readonly routes = new AppDeviceMap<Route>();
+  /**
+   * Every device that ever signed in: its route, or `null` once the route is removed. A removed
+   * route stays as a tombstone because `devicesOfApp` lists every device that signed in, and one
+   * map serves both: a sign-in writes one 1.6M-entry hash table instead of two (the route map and
+   * a set of the app's devices, whose insert was ~3 % of the simulator's run).
+   */
+  private readonly routes = new AppDeviceMap<Route | null>();
+  private live = 0;
   /** app → user → devices. */
   private readonly users = new AppDeviceMap<Set<string>>();
-  private readonly apps = new Map<string, Set<string>>();
 
   async put(route: Route): Promise<void> {
     this.putSync(route);
@@ -27,27 +33,28 @@ export class MemoryRouteStore implements RouteStore, SyncRouteStore {
     if (cur && !isNewerRoute(route, cur)) return false;
     // Callers hand over a fresh object and never mutate it (contract); no defensive copy on the hot path.
     this.routes.set(route.app, route.device, route);
+    if (!cur) this.live++;
     if (route.user) {
       let set = this.users.get(route.app, route.user);
       if (!set) this.users.set(route.app, route.user, (set = new Set()));
       set.add(route.device);
     }
-    let devs = this.apps.get(route.app);
-    if (!devs) this.apps.set(route.app, (devs = new Set()));
-    devs.add(route.device);
     return true;
   }
 
   async remove(app: string, device: string, session: string): Promise<void> {
-    if (this.routes.get(app, device)?.session === session) this.routes.delete(app, device);
+    if (this.routes.get(app, device)?.session === session) {
+      this.routes.set(app, device, null);
+      this.live--;
+    }
   }
 
   async get(app: string, device: string): Promise<Route | undefined> {
-    return this.routes.get(app, device);
+    return this.routes.get(app, device) ?? undefined;
   }
 
   getSync(app: string, device: string): Route | undefined {
-    return this.routes.get(app, device);
+    return this.routes.get(app, device) ?? undefined;
   }
 
   /** The dispatcher's synchronous view (see SYNC_ENGINE): only while no one has replaced `get`. */
@@ -60,10 +67,10 @@ export class MemoryRouteStore implements RouteStore, SyncRouteStore {
   }
 
   async devicesOfApp(app: string): Promise<string[]> {
-    return [...(this.apps.get(app) ?? [])];
+    return this.routes.devicesOfApp(app);
   }
 
   get size(): number {
-    return this.routes.size;
+    return this.live;
   }
 }
