@@ -7,7 +7,7 @@ import { applyMeasurement } from '../../src/load/calibrate.js';
 import { addWire, newHistogram, recordMs, summarize, toWire } from '../../src/load/hist.js';
 import { pushBody } from '../../src/load/push-driver.js';
 import { parsePrometheus } from '../../src/load/server-metrics.js';
-import { resolveServeConfig } from '../../src/server/config-file.js';
+import { autoHttpFront, resolveServeConfig } from '../../src/server/config-file.js';
 import { checkWorkers } from '../../src/server/workers.js';
 import { CALIBRATION_FILE } from '../../src/sim/calibration.js';
 
@@ -134,5 +134,13 @@ describe('serve --workers', () => {
     assert.doesNotThrow(() => checkWorkers(shared, 4));
     assert.throws(() => checkWorkers(resolveServeConfig({ ...shared, node: 254 }), 4), /255/);
     assert.throws(() => checkWorkers(shared, 0), /workers/);
+    // A front thread cannot share a port that node:cluster shares between processes.
+    assert.throws(
+      () => checkWorkers(resolveServeConfig({ ...shared, httpFront: 'thread' }), 2),
+      /--http-front thread needs --workers 1/,
+    );
+    assert.equal(autoHttpFront(1, 2), 'thread');
+    assert.equal(autoHttpFront(1, 1), 'inline');
+    assert.equal(autoHttpFront(2, 8), 'inline');
   });
 });
