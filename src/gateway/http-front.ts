@@ -99,7 +99,7 @@ export class HttpFront {
     return new Promise<number>((resolve, reject) => {
       let listening = false;
       w.on('message', (m: FrontToMain) => {
-        if (m.type === 'pushes') this.onPushes(m.list);
+        if (m.type === 'pushes') this.onPushes(w, m.list);
         else if (m.type === 'listening') {
           listening = true;
           resolve(m.port);
@@ -111,7 +111,11 @@ export class HttpFront {
         else this.o.log?.('HTTP front thread failed', { err: e.message });
       });
       w.on('exit', (code) => {
-        if (this.worker === w) this.worker = undefined;
+        if (this.worker === w) {
+          this.worker = undefined;
+          // Its request ids mean nothing to the next thread, which counts from 1 again.
+          this.answers = [];
+        }
         if (!listening || this.closing) return;
         // Requests on the dead thread's connections are lost with them; new ones get a new thread.
         this.o.log?.('HTTP front thread exited; starting another in 1 s', { code });
@@ -126,17 +130,18 @@ export class HttpFront {
     });
   }
 
-  private onPushes(list: ForwardedPush[]): void {
+  private onPushes(from: Worker, list: ForwardedPush[]): void {
     for (const [id, header, body, error] of list) {
       this.o.api.sendParsed(header, error ? new TacoError(error[0], error[1]) : (body as SendRequest)).then(
-        (ids) => this.answer(id, { status: 202, text: JSON.stringify({ ids }), retryAfter: false }),
-        (e) => this.answer(id, errorReply(e)),
+        (ids) => this.answer(from, id, { status: 202, text: JSON.stringify({ ids }), retryAfter: false }),
+        (e) => this.answer(from, id, errorReply(e)),
       );
     }
   }
 
-  /** Answers of one event-loop turn go to the thread in one message. */
-  private answer(id: number, r: Reply): void {
+  /** Answers of one event-loop turn go to the thread in one message; a replaced thread's are dropped. */
+  private answer(from: Worker, id: number, r: Reply): void {
+    if (from !== this.worker) return;
     this.answers.push([id, r]);
     this.flushImmediate ??= setImmediate(() => this.flush());
   }

@@ -56,7 +56,7 @@ type FromWorker =
 
 /** Checks that N workers can run with this configuration; throws BAD_INPUT naming what is missing. */
 export function checkWorkers(config: ServeConfig, workers: number): void {
-  if (config.httpFront === 'thread')
+  if (workers > 1 && config.httpFront === 'thread')
     throw new TacoError(
       'BAD_INPUT',
       `--http-front thread needs --workers 1 (got ${workers}): the worker processes share the HTTP port through node:cluster, a front thread cannot`,
