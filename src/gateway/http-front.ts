@@ -86,7 +86,7 @@ export class HttpFront {
       internalPort: this.internalPort,
       answerTimeoutMs: this.o.answerTimeoutMs ?? 30_000,
     };
-    const execArgv = process.execArgv.filter((a) => !/^--(inspect|cpu-prof|heap-prof)/.test(a));
+    const execArgv = workerExecArgv(process.execArgv);
     // From sources (the tests) the thread registers tsx's loader first; Node 20 does not pass
     // the parent's loader hooks to a worker thread.
     const w = THREAD.endsWith('.ts')
@@ -178,4 +178,32 @@ export class HttpFront {
       this.post({ type: 'close' });
     });
   }
+}
+
+const WITH_VALUE = new Set([
+  '--import',
+  '--loader',
+  '--experimental-loader',
+  '--require',
+  '-r',
+  '--conditions',
+  '-C',
+]);
+const KEPT =
+  /^--(import|loader|experimental-loader|require|conditions)=|^--(enable-source-maps|no-warnings|no-deprecation|pending-deprecation|trace-warnings|trace-uncaught|experimental-[\w-]+)$/;
+
+/**
+ * The parent's Node options a worker thread may take: module loading and warnings. V8 and
+ * per-process flags (`--trace-gc`, `--max-old-space-size`, `--inspect`, `--cpu-prof` …) make
+ * `new Worker` throw ERR_WORKER_INVALID_EXEC_ARGV or belong to the process, so they stay with it.
+ */
+export function workerExecArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (WITH_VALUE.has(a)) {
+      if (i + 1 < argv.length) out.push(a, argv[++i]!);
+    } else if (KEPT.test(a)) out.push(a);
+  }
+  return out;
 }

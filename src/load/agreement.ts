@@ -34,6 +34,7 @@ import { SeededRandom } from '../core/clock.js';
 import type { Calibration } from '../sim/calibration.js';
 import { loadCalibration } from '../sim/calibration.js';
 import { msToUs, newHistogram } from '../sim/metrics/hdr.js';
+import { sampleQuantiles } from '../sim/network.js';
 import { SIM_EPOCH_MS, type SimRecorder, World, type WorldSpec } from '../sim/world.js';
 import { effectiveListenBacklog } from './calibrate.js';
 import { monoMs, sleep } from './clock.js';
@@ -58,6 +59,11 @@ export interface AgreementOptions {
   perProcess: number;
   light: boolean;
   seed: number;
+  /**
+   * How the node reads the HTTP API (`taco serve --http-front`): with a front
+   * thread a push crosses one more thread on its way in (see API_HOPS).
+   */
+  httpFront: 'thread' | 'inline';
   calibration?: Calibration;
 }
 
@@ -90,7 +96,18 @@ export const defaultAgreement = {
   perProcess: 8_000,
   light: true,
   seed: 7,
+  httpFront: 'thread' as const,
 };
+
+/**
+ * Scheduling hops a live push crosses before the node's event loop writes it
+ * (the simulator injects pushes there): the push driver's socket to the
+ * front thread, and the front thread's message to the main loop; inline, the
+ * driver's socket to the main loop. Each is a wake-up on a shared machine, like
+ * either half of a ping's round trip; the hop to the client is the simulated
+ * downlink itself.
+ */
+export const API_HOPS = { thread: 2, inline: 1 } as const;
 
 /** Percentiles of a delay distribution (ms), as monitorEventLoopDelay gives them. */
 export interface DelayPercentiles {
@@ -106,22 +123,38 @@ export interface DelayPercentiles {
  * from 0 at the 0th (a tick that was on time). `u` uniform in [0, 1).
  */
 export function sampleDelayMs(d: DelayPercentiles, u: number): number {
-  const pts: [number, number][] = [
-    [0, 0],
+  return sampleQuantiles(percentilePoints(d), u);
+}
+
+function percentilePoints(d: DelayPercentiles): [number, number][] {
+  return [
     [0.5, d.p50],
     [0.9, d.p90],
     [0.99, d.p99],
     [0.999, d.p999],
-    [1, d.max],
+    [1, Math.max(d.p999, d.max)],
   ];
-  for (let i = 1; i < pts.length; i++) {
-    const [q1, v1] = pts[i]!;
-    if (u <= q1) {
-      const [q0, v0] = pts[i - 1]!;
-      return v0 + ((v1 - v0) * (u - q0)) / (q1 - q0);
-    }
-  }
-  return d.max;
+}
+
+const ONE_WAY_QUANTILES = [0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 1];
+
+/**
+ * One hop's latency from measured round trips (two hops: to the node's event
+ * loop and back to the client's). The body of a round trip is two similar
+ * halves; its tail is a rare wait for a core (a scavenge, a time slice) that
+ * seldom hits both hops of one ping, so a hop's tail at a fraction f is the
+ * round trip's at 2f: a hop's 99.5th percentile is the round trip's 99th, not
+ * half of it. Returns [quantile, ms] points for the simulator's link.
+ */
+export function oneWayFromRtt(rtt: DelayPercentiles): [number, number][] {
+  const r = percentilePoints(rtt);
+  let last = 0;
+  return ONE_WAY_QUANTILES.map((q) => {
+    const half = sampleQuantiles(r, q) / 2;
+    const tail = q > 0.5 ? sampleQuantiles(r, 2 * q - 1) : 0;
+    last = Math.max(last, half, tail);
+    return [q, Math.round(last * 1000) / 1000] as [number, number];
+  });
 }
 
 export interface SimInputs {
@@ -135,8 +168,12 @@ export interface SimInputs {
   signInUs: number;
   /** Node time to read a close and tear the connection down, µs. */
   closeUs: number;
-  rttMs: number;
-  jitterMs: number;
+  /** One hop on loopback here, from the pings under the push load: [quantile, ms] (oneWayFromRtt). */
+  oneWay: [number, number][];
+  /** Node event-loop CPU per push through the HTTP API with its ACK (µs), beyond idle; null: calibration's. */
+  pushUs: number | null;
+  /** Hops a live push crosses before the node writes it (API_HOPS). */
+  apiHops: number;
   /** The listen queue of `taco serve` here: min(its backlog, net.core.somaxconn). */
   listenBacklog: number;
   /** The load clients' processes, and the wall time each took per reconnect it started (ms). */
@@ -212,23 +249,6 @@ function fleetSettings(o: AgreementOptions, clients: number): FleetSettings {
   };
 }
 
-/**
- * The link as the simulator models it: each direction rtt/2 + U(0, jitter), so a
- * round trip is rtt + (U1 + U2)·jitter, whose median is rtt + jitter and whose
- * p99 is rtt + 1.859·jitter. Fitted to the measured p50 and p99 (p99 wins when
- * both cannot be met).
- */
-export function fitLink(p50: number, p99: number): { rttMs: number; jitterMs: number } {
-  const k = 2 - Math.sqrt(0.02);
-  let jitter = Math.max(0, (p99 - p50) / (k - 1));
-  let rtt = p50 - jitter;
-  if (rtt < 0) {
-    rtt = 0;
-    jitter = p99 / k;
-  }
-  return { rttMs: rtt, jitterMs: jitter };
-}
-
 export interface SimRun {
   push: LatencySummary;
   storm: SimStorm;
@@ -247,12 +267,15 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
       ...inputs.calibration.gateway,
       signInCpuUs: inputs.signInUs,
       closeCpuUs: inputs.closeUs,
+      // Pings carry this machine's waits for a core into the link; the push's own CPU comes on top.
+      pushCpuUs: inputs.pushUs ?? inputs.calibration.gateway.pushCpuUs,
       cores: 1,
     },
     // Loopback, as measured; the SDK's own connect timeout (15 s) and pong timeout; this machine's listen queue.
     network: {
-      rttMs: inputs.rttMs,
-      jitterMs: inputs.jitterMs,
+      rttMs: 0,
+      jitterMs: 0,
+      oneWayQuantiles: inputs.oneWay,
       connectTimeoutMs: 15_000,
       pongTimeoutMs: 10_000,
       listenBacklog: inputs.listenBacklog,
@@ -271,7 +294,8 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
       rampMs,
       dnsTtlMs: 60_000,
     },
-    traffic: { pushPerSec: o.pushRate, upstreamPerSec: 0, ttlSec: 60 },
+    // Pushes spread over 1 ms ticks, as the live driver sends them.
+    traffic: { pushPerSec: o.pushRate, upstreamPerSec: 0, ttlSec: 60, tickMs: 1 },
     faults: [],
     core: {},
     // The embedded queue has no rate limit of its own.
@@ -285,6 +309,13 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
   const latency = newHistogram();
   const recovery = newHistogram();
   const generatorRandom = new SeededRandom((o.seed ^ 0x6e6f6465) >>> 0);
+  const apiRandom = new SeededRandom((o.seed ^ 0x61706920) >>> 0);
+  // The live push's way in (driver → front thread → main loop), which the simulator does not route.
+  const apiHopsMs = () => {
+    let ms = 0;
+    for (let h = 0; h < inputs.apiHops; h++) ms += sampleQuantiles(inputs.oneWay, apiRandom.next());
+    return ms;
+  };
   const gen = inputs.generatorDelay;
   let maxRecovery = 0;
   let shed = 0;
@@ -300,9 +331,7 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
     },
     observe(name, value) {
       const now = world!.clock.now() - SIM_EPOCH_MS;
-      if (name === 'push.latency' && now >= pushFrom + 1_000 && now < stormAt)
-        latency.recordValue(msToUs(value + (gen ? sampleDelayMs(gen, generatorRandom.next()) : 0)));
-      else if (name === 'reconnect.recovery' && now >= stormAt) {
+      if (name === 'reconnect.recovery' && now >= stormAt) {
         maxRecovery = Math.max(maxRecovery, value);
         recovery.recordValue(msToUs(value));
       }
@@ -312,6 +341,12 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
   };
   world = new World(spec, rec);
   world.clients.setLoadRig({ processes: inputs.rigProcesses, attemptMs: inputs.rigAttemptMs });
+  // Where the live run measures a push: at the client (the simulator's push.latency ends at the ACK).
+  world.onPushShown = (ms) => {
+    const now = world!.clock.now() - SIM_EPOCH_MS;
+    if (now < pushFrom + 1_000 || now >= stormAt) return;
+    latency.recordValue(msToUs(ms + apiHopsMs() + (gen ? sampleDelayMs(gen, generatorRandom.next()) : 0)));
+  };
   const w = world;
   // The drop: every connection of the node reset at once, as `taco load storm` cuts them.
   let dropped0 = 0;
@@ -503,8 +538,17 @@ export async function live(o: AgreementOptions, p: Progress) {
   const f = fleetSettings(o, o.clients);
   const { fleet, phase } = await connectFleet(o.target, f, p);
   try {
+    // The node's loop CPU while it only holds the sessions, then while it carries the pushes
+    // (/metrics read outside both windows: a scrape walks every open file).
+    const idle0 = rigCpu();
+    const idleFrom = monoMs();
     await sleep(2_000);
+    const idle1 = rigCpu();
+    const idleMs = monoMs() - idleFrom;
+    const figures0 = await serverFigures(o.target.httpUrl);
     fleet.rtt.reset();
+    const push0 = rigCpu();
+    const pushFrom = monoMs();
     // Pings through the node while it carries the pushes (after the warm-up), one per 10 ms per process.
     const probe = setTimeout(() => fleet.rttProbe(Math.floor(o.pushMs / 10), o.pushMs - 500), 2_500);
     // The push generator runs here: its event loop's lateness is in every push's measured latency.
@@ -529,6 +573,18 @@ export async function live(o: AgreementOptions, p: Progress) {
     );
     clearTimeout(probe);
     generator.disable();
+    const push1 = rigCpu();
+    const pushWallMs = monoMs() - pushFrom;
+    const figures1 = await serverFigures(o.target.httpUrl);
+    const idleLoop = delta(idle0?.server, idle1?.server);
+    const pushLoop = delta(push0?.server, push1?.server);
+    const pushes = figures0 && figures1 ? figures1.pushDelivered - figures0.pushDelivered : 0;
+    const pushCpuUs =
+      idleLoop && pushLoop && pushes > 0
+        ? Math.round(
+            (Math.max(0, pushLoop.cpuSec - (idleLoop.cpuSec * pushWallMs) / idleMs) * 1e6 * 10) / pushes,
+          ) / 10
+        : null;
     // The histogram holds the time between ticks: the lateness is what exceeds the 1 ms interval.
     const ms = (ns: number) => Math.max(0, Math.round(ns / 1e3) / 1e3 - 1);
     const generatorDelay: DelayPercentiles = {
@@ -545,6 +601,7 @@ export async function live(o: AgreementOptions, p: Progress) {
     const closeCpuUs = await measureCloses(fleet, o, p);
     return {
       closeCpuUs,
+      pushCpuUs,
       firstSignInsPerSec: phase.signInsPerSec,
       signInsPerSec: partial.dropped / partial.allBackSec,
       partialStorm: partial,
@@ -614,7 +671,13 @@ export function simInputs(
   liveRun: LiveRun,
   calibration: Calibration,
   machine: 'before' | 'during' = 'during',
-) {
+  httpFront: AgreementOptions['httpFront'] = 'thread',
+): SimInputs & {
+  slowdown: number;
+  clientSlowdown: number | null;
+  closeCpuUs: number | null;
+  loopShare: number;
+} {
   const part = liveRun.partialStorm;
   // How much wall time a unit of CPU took each event loop: in the partial drop (`before`), or in
   // the drop being predicted (`during`: the machine's speed then, which its other work sets).
@@ -643,12 +706,21 @@ export function simInputs(
     part.clientLoops && clientStretch !== null
       ? ((part.clientLoops.cpuSec * 1000) / Math.max(1, part.attempts)) * clientStretch
       : (part.processes * (part.emitSec ?? part.allBackSec) * 1000) / Math.max(1, part.dropped);
-  const link = fitLink(liveRun.link.p50 ?? 0.5, liveRun.link.p99 ?? 1);
+  const l = liveRun.link;
+  const rtt: DelayPercentiles = {
+    p50: l.p50 ?? 0.5,
+    p90: l.p90 ?? l.p50 ?? 0.5,
+    p99: l.p99 ?? 1,
+    p999: l.p999 ?? l.p99 ?? 1,
+    max: l.max ?? l.p999 ?? 1,
+  };
   return {
     generatorDelay: liveRun.generatorDelay ?? null,
     signInUs: signInCpuUs * slowdown,
     closeUs: closeCpuUs * slowdown,
-    ...link,
+    oneWay: oneWayFromRtt(rtt),
+    pushUs: liveRun.pushCpuUs,
+    apiHops: API_HOPS[httpFront],
     listenBacklog: effectiveListenBacklog() ?? calibration.network.listenBacklog,
     rigProcesses: part.processes,
     rigAttemptMs,
@@ -665,11 +737,11 @@ export async function runAgreement(o: AgreementOptions, p: Progress): Promise<Ag
   const loadBefore = loadavg()[0]!;
   p.line(`agreement: live run with ${o.clients} clients`);
   const liveRun = await live(o, p);
-  const inputs = simInputs(liveRun, calibration, 'during');
+  const inputs = simInputs(liveRun, calibration, 'during', o.httpFront);
   p.line(`agreement: simulating ${o.clients} clients`);
   const simRun = await simulate(o, inputs);
   // The same prediction from the machine's speed before the drop only, for the record.
-  const before = await simulate(o, simInputs(liveRun, calibration, 'before'));
+  const before = await simulate(o, simInputs(liveRun, calibration, 'before', o.httpFront));
   p.done();
   const pushP99Ms = pair(liveRun.push.p99 ?? 0, simRun.push.p99 ?? 0, o.tolerance);
   const stormRecoverySec = pair(liveRun.storm.allBackSec, simRun.storm.allBackSec, o.tolerance);
@@ -695,6 +767,8 @@ export async function runAgreement(o: AgreementOptions, p: Progress): Promise<Ag
   };
 }
 
+const hop = (points: [number, number][], q: number) => sampleQuantiles(points, q);
+
 export function formatAgreement(r: AgreementResult): string {
   const pct = (x: Pair) => `${(x.error * 100).toFixed(1)}% ${x.ok ? 'ok' : 'TOO FAR'}`;
   return table(`simulator vs live, ${r.clients} clients, ${r.pushRate} pushes/s`, [
@@ -705,8 +779,10 @@ export function formatAgreement(r: AgreementResult): string {
         `(CPU × ${r.inputs.slowdown.toFixed(2)}; ${Math.round(r.inputs.signInsPerSec)}/s: ` +
         `${r.inputs.partialStorm.dropped} dropped, back in ${r.inputs.partialStorm.allBackSec.toFixed(2)} s; ` +
         `first sign-in ${Math.round(r.inputs.firstSignInsPerSec)}/s), ` +
-        `link rtt ${r.inputs.rttMs.toFixed(3)} ms + jitter ${r.inputs.jitterMs.toFixed(3)} ms ` +
-        `(pings under the push load: p50 ${fmtMs(r.inputs.link.p50)}, p99 ${fmtMs(r.inputs.link.p99)}), ` +
+        `push ${r.inputs.pushUs === null ? `${r.inputs.calibration.gateway.pushCpuUs} µs (calibration)` : `${r.inputs.pushUs} µs`}, ` +
+        `one hop p50 ${fmtMs(hop(r.inputs.oneWay, 0.5))}, p99 ${fmtMs(hop(r.inputs.oneWay, 0.99))} ` +
+        `(pings under the push load: p50 ${fmtMs(r.inputs.link.p50)}, p99 ${fmtMs(r.inputs.link.p99)}; ` +
+        `${r.inputs.apiHops} hop(s) in before the node), ` +
         `listen queue ${r.inputs.listenBacklog}, push generator late by p50 ${fmtMs(r.inputs.generatorDelay?.p50)}, ` +
         `p99 ${fmtMs(r.inputs.generatorDelay?.p99)}`,
     ],

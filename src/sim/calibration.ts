@@ -29,6 +29,19 @@ export const CalibrationSchema = z.object({
   network: z.object({
     rttMs: z.number().nonnegative(),
     jitterMs: z.number().nonnegative(),
+    /**
+     * A measured one-way latency distribution instead of rtt/2 + uniform jitter: [quantile, ms]
+     * points, quantiles rising in (0, 1] and ending at 1, ms not falling; sampled by linear
+     * interpolation from (0, 0). The agreement test derives it from pings on loopback.
+     */
+    oneWayQuantiles: z
+      .array(z.tuple([z.number().gt(0).max(1), z.number().nonnegative()]))
+      .min(1)
+      .refine((a) => a.every((x, i) => i === 0 || (x[0] > a[i - 1]![0] && x[1] >= a[i - 1]![1])), {
+        message: 'quantiles must rise and latencies must not fall',
+      })
+      .refine((a) => a[a.length - 1]![0] === 1, { message: 'the last quantile must be 1' })
+      .optional(),
     connectTimeoutMs: z.number().positive(),
     pongTimeoutMs: z.number().positive(),
     /** Connections one gateway's listen queue holds: min(the backlog taco serve asks for, net.core.somaxconn). */

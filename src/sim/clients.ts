@@ -84,7 +84,8 @@ export interface ClientObserver {
   onOnline(c: number, recoveryMs: number | undefined): void;
   onOffline(c: number): void;
   onConnectAttempt(c: number): void;
-  onPushShown(c: number, id: string, ts: number): void;
+  /** A first copy reached client c; `arrivedAt` is when it was due, before millisecond rounding. */
+  onPushShown(c: number, id: string, ts: number, arrivedAt: number): void;
   onDuplicate(c: number): void;
   onSignInRejected(c: number, code: number): void;
 }
@@ -519,7 +520,8 @@ export class ClientPopulation {
         return;
       }
       case 'push': {
-        if (this.dedup.add(f.id)) this.observer.onPushShown(c, f.id, f.ts);
+        if (this.dedup.add(f.id))
+          this.observer.onPushShown(c, f.id, f.ts, conn.arrivalTime(this.clock.now()));
         else this.observer.onDuplicate(c);
         // The SDK ACKs every copy, duplicates included.
         conn.sendUp({ op: 'ack', id: f.id, status: 'received' });

@@ -27,6 +27,8 @@ export const Ev = {
 export interface LinkParams {
   rttMs: number;
   jitterMs: number;
+  /** A measured one-way distribution ([quantile, ms] points ending at 1) that replaces rtt/2 + jitter. */
+  oneWayQuantiles?: readonly (readonly [number, number])[] | undefined;
   /** Connections a gateway's listen queue holds (min of the backlog asked for and somaxconn). */
   listenBacklog?: number;
   /** TCP's initial SYN retransmission timeout; it doubles with each retry. */
@@ -66,10 +68,27 @@ export class SimNetwork {
     return this.cut.size > 0 && this.cut.has(ezone);
   }
 
-  /** One-way latency sample. */
+  /** One-way latency sample (one draw from the world's random source either way). */
   oneWayMs(): number {
+    const q = this.p.oneWayQuantiles;
+    if (q) return sampleQuantiles(q, this.random.next());
     return this.p.rttMs / 2 + this.random.next() * this.p.jitterMs;
   }
+}
+
+/**
+ * The inverse of a distribution given as [quantile, value] points (rising, the last at 1),
+ * linear between them and from (0, 0): `u` uniform in [0, 1) gives a sample.
+ */
+export function sampleQuantiles(points: readonly (readonly [number, number])[], u: number): number {
+  let q0 = 0;
+  let v0 = 0;
+  for (const [q1, v1] of points) {
+    if (u <= q1) return q1 === q0 ? v1 : v0 + ((v1 - v0) * (u - q0)) / (q1 - q0);
+    q0 = q1;
+    v0 = v1;
+  }
+  return v0;
 }
 
 /** The server's close frame (or a reset) in flight to the client. */
@@ -91,6 +110,15 @@ export class SimConn implements ClientConnection {
   session: Session | undefined;
   /** Arrival of the last frame sent each way: the next one cannot overtake it. */
   private lastDownAt = 0;
+
+  /**
+   * When a frame arriving now was due, before the clock's whole-millisecond
+   * buckets rounded it up: exact for the last frame sent on this connection,
+   * `now` for an earlier one still in flight behind it.
+   */
+  arrivalTime(now: number): number {
+    return Math.ceil(this.lastDownAt) === now ? this.lastDownAt : now;
+  }
   private lastUpAt = 0;
   /** Closed by the server (close frame queued) or reset. */
   serverClosed = false;

@@ -67,7 +67,8 @@ export interface WorldSpec {
     rampMs: number;
     dnsTtlMs: number;
   };
-  traffic: { pushPerSec: number; upstreamPerSec: number; ttlSec: number };
+  /** `tickMs`: how often the open-model traffic is generated (10 ms unless set; a live push driver ticks every 1 ms). */
+  traffic: { pushPerSec: number; upstreamPerSec: number; ttlSec: number; tickMs?: number };
   faults: FaultSpec[];
   core: CoreConfigInput;
   engines: {
@@ -150,6 +151,12 @@ export class World {
   readonly routes: MemoryRouteStore;
   readonly switches: Record<'route-store' | 'message-store', OutageSwitch>;
   readonly cfg: CoreConfig;
+  /**
+   * Called with each first copy's time from acceptance to the client (ms, not
+   * rounded to the clock's milliseconds), as a load client measures it; unset in
+   * scenarios (the agreement test sets it).
+   */
+  onPushShown: ((latencyMs: number) => void) | undefined;
   /** The shard map ("GZS"): faults change it with the code `taco failover` uses; every node follows it. */
   readonly shardMaps = new MemoryShardMapStore();
   readonly shardView: ShardMapView;
@@ -284,7 +291,10 @@ export class World {
           this.attemptsThisSecond++;
           rec.count('reconnect.attempts');
         },
-        onPushShown: () => rec.count('push.shown'),
+        onPushShown: (_c, _id, ts, arrivedAt) => {
+          rec.count('push.shown');
+          this.onPushShown?.(arrivedAt - ts);
+        },
         onDuplicate: () => rec.count('push.duplicate'),
         onSignInRejected: (_c, code) => rec.count('signin.shed', 1, { code: String(code) }),
       },
@@ -318,7 +328,8 @@ export class World {
 
   private pushTraffic(): void {
     const spec = this.spec.traffic;
-    this.trafficCarry += spec.pushPerSec / 100;
+    const ticksPerSec = 1000 / (spec.tickMs ?? 10);
+    this.trafficCarry += spec.pushPerSec / ticksPerSec;
     const n = Math.floor(this.trafficCarry);
     this.trafficCarry -= n;
     for (let i = 0; i < n; i++) {
@@ -343,7 +354,7 @@ export class World {
         () => this.rec.count('push.rejected'),
       );
     }
-    this.upstreamCarry += spec.upstreamPerSec / 100;
+    this.upstreamCarry += spec.upstreamPerSec / ticksPerSec;
     const u = Math.floor(this.upstreamCarry);
     this.upstreamCarry -= u;
     for (let i = 0; i < u; i++) {
@@ -563,7 +574,7 @@ export class World {
     this.clients.start(this.spec.clients.rampMs);
     // Traffic starts once the population has signed in (the ramp), like a platform already in service.
     this.clock.setTimeout(
-      () => this.clock.setInterval(() => this.pushTraffic(), 10),
+      () => this.clock.setInterval(() => this.pushTraffic(), this.spec.traffic.tickMs ?? 10),
       this.spec.clients.rampMs,
     );
     this.scheduleFaults();

@@ -29,16 +29,25 @@ test('the simulator predicts the live p99 push latency and storm recovery within
   skip: enabled ? false : 'set TACO_AGREEMENT=1 (npm run test:agreement): minutes of live load',
   timeout: 900_000,
 }, async () => {
-  const s = await serve();
+  // The front thread explicitly, as the agreement routes a push's way in through it (API_HOPS).
+  const s = await serve(['--http-front', 'thread']);
   try {
     // A run whose machine changed between the inputs and the predicted drop compares nothing:
     // it is repeated (a bounded number of times), never counted as a pass.
     let r: AgreementResult | undefined;
     const unsteady: string[] = [];
+    // A node that dies mid-run would leave the storm waiting for clients that cannot come back.
+    const died = new Promise<never>((_, reject) =>
+      s.proc.child.once('exit', (code, signal) =>
+        reject(new Error(`taco serve exited (${signal ?? code}) during the run:\n${s.proc.stderr()}`)),
+      ),
+    );
+    died.catch(() => {});
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      r = await runAgreement(
+      const run = runAgreement(
         {
           ...defaultAgreement,
+          httpFront: 'thread',
           clients: Number(process.env.TACO_AGREEMENT_CLIENTS ?? defaultAgreement.clients),
           pushRate: Number(process.env.TACO_AGREEMENT_RATE ?? defaultAgreement.pushRate),
           target: {
@@ -51,6 +60,7 @@ test('the simulator predicts the live p99 push latency and storm recovery within
         },
         progress(true),
       );
+      r = await Promise.race([run, died]);
       console.log(formatAgreement(r));
       if (r.steady.ok) break;
       unsteady.push(formatAgreement(r));

@@ -1,15 +1,17 @@
 /** The pure parts of the load tools. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { addressOfClient, planProcesses, sourceAddress } from '../../src/load/addresses.js';
-import { fitLink } from '../../src/load/agreement.js';
+import { oneWayFromRtt } from '../../src/load/agreement.js';
 import { applyMeasurement } from '../../src/load/calibrate.js';
 import { addWire, newHistogram, recordMs, summarize, toWire } from '../../src/load/hist.js';
 import { pushBody } from '../../src/load/push-driver.js';
 import { parsePrometheus } from '../../src/load/server-metrics.js';
 import { autoHttpFront, resolveServeConfig } from '../../src/server/config-file.js';
 import { checkWorkers } from '../../src/server/workers.js';
-import { CALIBRATION_FILE } from '../../src/sim/calibration.js';
+import { CALIBRATION_FILE, CalibrationSchema } from '../../src/sim/calibration.js';
+import { sampleQuantiles } from '../../src/sim/network.js';
 
 describe('load planning', () => {
   test('processes hold at most perProcess sockets, evenly', () => {
@@ -85,14 +87,68 @@ describe('load measurements', () => {
     assert.equal(s.values.get('process_cpu_seconds_total'), 1.5);
   });
 
-  test('the simulator link is fitted to the measured round trips', () => {
-    const k = 2 - Math.sqrt(0.02);
-    const l = fitLink(2, 3);
-    assert.ok(Math.abs(l.rttMs + l.jitterMs - 2) < 1e-9);
-    assert.ok(Math.abs(l.rttMs + k * l.jitterMs - 3) < 1e-9);
-    const heavy = fitLink(0.5, 20);
-    assert.equal(heavy.rttMs, 0);
-    assert.ok(Math.abs(k * heavy.jitterMs - 20) < 1e-9);
+  test('one hop of the simulated link is half a round trip in the body and the whole tail', () => {
+    const rtt = { p50: 0.2, p90: 0.4, p99: 3.2, p999: 8, max: 10 };
+    const hop = oneWayFromRtt(rtt);
+    const at = (q: number) => sampleQuantiles(hop, q);
+    assert.equal(at(0.5), 0.1, 'the median hop is half the median round trip');
+    assert.equal(at(0.995), 3.2, "a hop's 99.5th percentile is the round trip's 99th");
+    assert.equal(at(0.9995), 8);
+    assert.equal(at(1), 10);
+    assert.ok(CalibrationSchema.shape.network.shape.oneWayQuantiles.safeParse(hop).success);
+  });
+
+  test('link quantile points rise and sampling them stays inside them (property)', () => {
+    const ms = fc.double({ min: 0, max: 500, noNaN: true });
+    fc.assert(
+      fc.property(
+        fc.tuple(ms, ms, ms, ms, ms),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (v, u) => {
+          const [p50, p90, p99, p999, max] = [...v].sort((a, b) => a - b) as [
+            number,
+            number,
+            number,
+            number,
+            number,
+          ];
+          const hop = oneWayFromRtt({ p50, p90, p99, p999, max });
+          for (let i = 1; i < hop.length; i++)
+            assert.ok(hop[i]![0] > hop[i - 1]![0] && hop[i]![1] >= hop[i - 1]![1]);
+          assert.equal(hop[hop.length - 1]![0], 1);
+          const x = sampleQuantiles(hop, u);
+          assert.ok(x >= 0 && x <= hop[hop.length - 1]![1] + 1e-9);
+          assert.ok(sampleQuantiles(hop, u / 2) <= x + 1e-9, 'the inverse distribution does not fall');
+        },
+      ),
+    );
+  });
+
+  test('the calibration refuses link quantiles that fall or do not end at 1', () => {
+    const q = CalibrationSchema.shape.network.shape.oneWayQuantiles;
+    assert.equal(
+      q.safeParse([
+        [0.5, 2],
+        [0.9, 1],
+        [1, 3],
+      ]).success,
+      false,
+    );
+    assert.equal(
+      q.safeParse([
+        [0.5, 1],
+        [0.9, 2],
+      ]).success,
+      false,
+    );
+    assert.equal(
+      q.safeParse([
+        [0.9, 1],
+        [0.5, 2],
+        [1, 3],
+      ]).success,
+      false,
+    );
   });
 
   test('a measurement replaces the gateway costs only', () => {
