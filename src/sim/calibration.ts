@@ -14,6 +14,11 @@ export const CalibrationSchema = z.object({
     sessionBytes: z.number().positive(),
     /** Server CPU per WebSocket upgrade + hello (µs). */
     signInCpuUs: z.number().positive(),
+    /**
+     * The hello's part of `signInCpuUs` (token, session, route, welcome), spent a round trip
+     * after the accept and upgrade; unset: the whole sign-in at the accept.
+     */
+    helloShare: z.number().min(0).max(1).optional(),
     /** Server CPU per small inbound frame, e.g. ping + pong (µs). */
     frameCpuUs: z.number().positive(),
     /** Server CPU per unicast push + its ACK (µs). */

@@ -51,6 +51,12 @@ export interface ClientPopulationParams {
   connectTimeoutMs: number;
   pongTimeoutMs: number;
   signInCpuMs: number;
+  /**
+   * The part of `signInCpuMs` that is the hello (token, session, route, welcome), done when the
+   * hello arrives, a round trip after the upgrade; the rest is the accept and the WebSocket upgrade.
+   * 0 or unset: the whole sign-in is done at the accept, the hello with it.
+   */
+  helloShare?: number;
   frameCpuMs: number;
   /** Node CPU to tear down a connection its peer closed or abandoned (ms; 0 = not charged). */
   closeCpuMs?: number;
@@ -107,6 +113,8 @@ const TIMER_AT = 1;
 const LOST_AT = 3;
 const RETRY_FLOOR = 4;
 const DNS_EXPIRES = 5;
+/** When the connect attempt in progress gives up (the SDK's connect timeout), while it signs in. */
+const CONNECT_DEADLINE = 6;
 const B_STATE = 16;
 const B_ATTEMPT = 17;
 const B_REGION = 18;
@@ -135,7 +143,12 @@ export class ClientPopulation {
   private readonly waitingHead: Int32Array;
   readonly costs: ServerCosts;
   private rig: LoadRig | undefined;
-  private rigFreeAt: Float64Array | undefined;
+  /** Per load process: when its loop turn in progress ends, and when the attempts taken on for the next are started. */
+  private rigRoundEnd: Float64Array | undefined;
+  private rigNextEnd: Float64Array | undefined;
+  /** Node CPU for the accept and upgrade, and for the hello (see `helloShare`). */
+  private readonly upgradeCpuMs: number;
+  private readonly helloCpuMs: number;
   /** SYNs dropped on a full listen queue (the kernel's ListenOverflows), over the run. */
   synDropped = 0;
   /** Connections accepted after their client had given up (each cost a teardown, not a sign-in). */
@@ -177,6 +190,9 @@ export class ClientPopulation {
     this.waitingEnds = nodes.map(() => []);
     this.waitingHead = new Int32Array(nodes.length);
     this.costs = { closeCpuMs: p.closeCpuMs ?? 0, pushCpuMs: p.pushCpuMs ?? 0 };
+    const helloShare = Math.min(1, Math.max(0, p.helloShare ?? 0));
+    this.helloCpuMs = p.signInCpuMs * helloShare;
+    this.upgradeCpuMs = helloShare > 0 ? p.signInCpuMs - this.helloCpuMs : p.signInCpuMs;
     // Every push waits for its node's CPU and costs it `pushCpuMs` (the node's rounds, see synArrives).
     net.pushWork = (node, now) => this.work(node, now, this.costs.pushCpuMs);
     this.conns = new Array(n);
@@ -223,6 +239,13 @@ export class ClientPopulation {
           this.u8[c * ROW_BYTES + B_STATE] === ClientState.IDLE
         )
           this.connect(c);
+        return;
+      case Ev.UPGRADED:
+        if (
+          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
+          this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
+        )
+          this.upgraded(c);
         return;
       case Ev.ARRIVE_AT_GATEWAY:
         if (
@@ -277,19 +300,48 @@ export class ClientPopulation {
   /** Simulates the clients as load-tool sockets in processes (see LoadRig); before `start`. */
   setLoadRig(rig: LoadRig): void {
     this.rig = rig;
-    this.rigFreeAt = new Float64Array(rig.processes);
+    this.rigRoundEnd = new Float64Array(rig.processes);
+    this.rigNextEnd = new Float64Array(rig.processes);
   }
 
-  /** A load process starts the attempt when it gets to it. */
+  private rigProcessOf(c: number): number {
+    const n = this.rig!.processes;
+    return Math.min(n - 1, Math.floor((c * n) / this.p.count));
+  }
+
+  /** A load process starts the attempt when it gets to it: in its next loop turn if it is busy. */
   private queueOnRig(c: number): void {
-    const rig = this.rig!;
-    const free = this.rigFreeAt!;
-    const proc = Math.min(rig.processes - 1, Math.floor((c * rig.processes) / this.p.count));
+    const attemptMs = this.rig!.attemptMs;
+    const p = this.rigProcessOf(c);
     const now = this.clock.now();
-    const at = Math.max(now, free[proc]!);
-    free[proc] = at + rig.attemptMs;
+    const roundEnd = this.rigRoundEnd!;
+    const nextEnd = this.rigNextEnd!;
+    this.rollRig(p, now);
+    let at: number;
+    if (now >= roundEnd[p]!) {
+      at = now;
+      roundEnd[p] = now + attemptMs;
+    } else at = nextEnd[p]!;
+    nextEnd[p] = at + attemptMs;
     if (at <= now) this.connect(c);
     else this.armTimer(c, at, Ev.RIG_START);
+  }
+
+  /** A load process's turn that has ended hands over to the next, which runs what came due during it. */
+  private rollRig(p: number, t: number): void {
+    const roundEnd = this.rigRoundEnd!;
+    const nextEnd = this.rigNextEnd!;
+    if (t >= roundEnd[p]! && nextEnd[p]! > roundEnd[p]!) roundEnd[p] = nextEnd[p]!;
+  }
+
+  /**
+   * When load process p's loop turn in progress at t ends, i.e. when it reads its sockets again
+   * (t itself when it is idle). Node runs the timers due at a turn's start and then polls, so a
+   * busy process's turns grow with its backlog and its sockets wait for them.
+   */
+  private rigTurnEnd(p: number, t: number): number {
+    this.rollRig(p, t);
+    return Math.max(t, this.rigRoundEnd![p]!);
   }
 
   private resolveEzone(c: number): string {
@@ -351,7 +403,34 @@ export class ClientPopulation {
       this.armTimer(c, deadline, Ev.CONNECT_TIMEOUT);
       return;
     }
+    if (this.helloCpuMs > 0) {
+      // The 101 goes back; the client answers with its hello (upgraded).
+      this.f64[c * STRIDE + CONNECT_DEADLINE] = deadline;
+      this.armTimer(c, done + this.net.oneWayMs(), Ev.UPGRADED);
+      return;
+    }
     this.armTimer(c, done, Ev.ARRIVE_AT_GATEWAY);
+  }
+
+  /**
+   * The upgrade's answer reached the client, which sends its hello; the node signs it in when it
+   * gets to it. A load process busy starting other clients' attempts answers only once it has
+   * started them all: Node runs every timer that is due before it reads its sockets again, so a
+   * storm's hellos leave a loaded process late and together.
+   */
+  private upgraded(c: number): void {
+    const now = this.clock.now();
+    let sendAt = now;
+    if (this.rig) sendAt = this.rigTurnEnd(this.rigProcessOf(c), now);
+    const deadline = this.f64[c * STRIDE + CONNECT_DEADLINE]!;
+    const node = this.nodes[this.i16[c * (ROW_BYTES / 2) + I16_PENDING_NODE]!]!;
+    if (node.dead || this.net.isCut(node.ezone)) {
+      this.armTimer(c, node.dead ? now + 2 * this.net.oneWayMs() : deadline, Ev.CONNECT_TIMEOUT);
+      return;
+    }
+    const done = this.work(node.index, sendAt + this.net.oneWayMs(), this.helloCpuMs);
+    if (done > deadline) this.armTimer(c, deadline, Ev.CONNECT_TIMEOUT);
+    else this.armTimer(c, done, Ev.ARRIVE_AT_GATEWAY);
   }
 
   /** Brings node n's rounds forward to time t: a round that has ended hands over to the one it accepted. */
@@ -392,7 +471,7 @@ export class ClientPopulation {
       start = this.nextEnd[n]!;
     }
     const abandoned = start > deadline;
-    const end = start + (abandoned ? this.costs.closeCpuMs : this.p.signInCpuMs);
+    const end = start + (abandoned ? this.costs.closeCpuMs : this.upgradeCpuMs);
     if (idle) this.roundEnd[n] = end;
     this.nextEnd[n] = end;
     this.waitingUntil(n, t, end);

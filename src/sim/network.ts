@@ -22,6 +22,7 @@ export const Ev = {
   CONNECT_TIMEOUT: 7,
   SYN_RETRY: 8,
   RIG_START: 9,
+  UPGRADED: 10,
 } as const;
 
 export interface LinkParams {

@@ -272,6 +272,7 @@ export class World {
         connectTimeoutMs: cal.network.connectTimeoutMs,
         pongTimeoutMs: cal.network.pongTimeoutMs,
         signInCpuMs: cal.gateway.signInCpuUs / 1000 / cal.gateway.cores,
+        helloShare: cal.gateway.helloShare,
         frameCpuMs: cal.gateway.frameCpuUs / 1000 / cal.gateway.cores,
         closeCpuMs: cal.gateway.closeCpuUs / 1000 / cal.gateway.cores,
         pushCpuMs: cal.gateway.pushCpuUs / 1000 / cal.gateway.cores,

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type Calibration, loadCalibration } from '../../src/sim/calibration.js';
+import type { LoadRig } from '../../src/sim/clients.js';
 import { toWorldSpec } from '../../src/sim/run.js';
 import { parseScenario, scale } from '../../src/sim/scenario/index.js';
 import { SIM_EPOCH_MS, type SimRecorder, World, type WorldSpec } from '../../src/sim/world.js';
@@ -37,30 +38,53 @@ function spec(cal: Calibration, count: number, durationMs = 90_000): WorldSpec {
   };
 }
 
-/** A drop of every session at 30 s; the largest recovery after it. */
-async function storm(cal: Calibration, count: number) {
+/** A drop of every session at 30 s; the largest recovery after it, and the sign-ins turned away. */
+async function storm(
+  cal: Calibration,
+  count: number,
+  o: { rig?: LoadRig; signInsPerSec?: number; signInBurst?: number } = {},
+) {
   let maxRecovery = 0;
+  let shed = 0;
+  let attemptAt = 0;
+  let lastSignInMs = 0;
   const rec: SimRecorder = {
     setTime() {},
-    count() {},
+    count(name, n = 1) {
+      if (name === 'signin.shed') shed += n;
+      if (name === 'reconnect.attempts') attemptAt = w.clock.now();
+    },
     observe(name, value) {
-      if (name === 'reconnect.recovery') maxRecovery = Math.max(maxRecovery, value);
+      if (name === 'reconnect.recovery') {
+        maxRecovery = Math.max(maxRecovery, value);
+        lastSignInMs = w.clock.now() - attemptAt;
+      }
     },
     gauge() {},
     event() {},
   };
-  const w = new World(spec(cal, count), rec);
+  const s = spec(cal, count);
+  s.core = { gateway: { signInsPerSec: o.signInsPerSec ?? 0, signInBurst: o.signInBurst ?? 3000 } };
+  const w = new World(s, rec);
+  if (o.rig) w.clients.setLoadRig(o.rig);
   let dropped0 = 0;
   w.clock.setTimeout(() => {
     dropped0 = w.clients.synDropped;
     w.clients.resetNode(0);
   }, 30_000);
   await w.run();
-  return { w, maxRecovery, synDropped: w.clients.synDropped - dropped0 };
+  return { w, maxRecovery, shed, lastSignInMs, synDropped: w.clients.synDropped - dropped0 };
 }
 
 function calibration(
-  over: { backlog?: number; signInCpuUs?: number; closeCpuUs?: number } = {},
+  over: {
+    backlog?: number;
+    signInCpuUs?: number;
+    closeCpuUs?: number;
+    helloShare?: number;
+    rttMs?: number;
+    jitterMs?: number;
+  } = {},
 ): Calibration {
   const c = loadCalibration();
   return {
@@ -70,11 +94,13 @@ function calibration(
       cores: 1,
       signInCpuUs: over.signInCpuUs ?? 500,
       closeCpuUs: over.closeCpuUs ?? 50,
+      // The listen queue's tests charge the sign-in whole at the accept; the split has its own.
+      helloShare: over.helloShare ?? 0,
     },
     network: {
       ...c.network,
-      rttMs: 1,
-      jitterMs: 1,
+      rttMs: over.rttMs ?? 1,
+      jitterMs: over.jitterMs ?? 1,
       connectTimeoutMs: 15_000,
       listenBacklog: over.backlog ?? 4096,
       synRetransmitMs: 1000,
@@ -108,6 +134,33 @@ describe('accept path', () => {
     const b = await storm(calibration({ backlog: 50 }), 1000);
     assert.deepEqual([a.maxRecovery, a.synDropped], [b.maxRecovery, b.synDropped]);
     assert.ok(a.w.clock.now() - SIM_EPOCH_MS >= 90_000);
+  });
+});
+
+describe('a sign-in in two visits (helloShare)', () => {
+  test('the hello is done a round trip after the upgrade', async () => {
+    // One client, a fixed 200 ms round trip: the 101 goes back and the hello comes in before the node signs it in.
+    const link = { rttMs: 200, jitterMs: 0, signInCpuUs: 2_000 };
+    const whole = await storm(calibration({ ...link, helloShare: 0 }), 1);
+    const split = await storm(calibration({ ...link, helloShare: 0.5 }), 1);
+    assert.equal(whole.w.clients.online, 1);
+    assert.equal(split.w.clients.online, 1);
+    // Attempt → welcome: SYN 100 + sign-in 2 + welcome 100 ms whole; the 101 and the hello add 200 ms.
+    assert.ok(Math.abs(whole.lastSignInMs - 202) <= 2, `${whole.lastSignInMs} ms whole`);
+    assert.ok(Math.abs(split.lastSignInMs - 402) <= 2, `${split.lastSignInMs} ms split`);
+  });
+
+  test('a busy load process sends its hellos between turns, and a burst of hellos meets admission control', async () => {
+    // One load process starting an attempt every 0.6 ms; the node signs in far faster than that and
+    // admits 2,000/s with a burst of 100: hellos that come at the process's pace all pass.
+    const rig: LoadRig = { processes: 1, attemptMs: 0.6 };
+    const admission = { rig, signInsPerSec: 2_000, signInBurst: 100 };
+    const cal = (helloShare: number) => calibration({ signInCpuUs: 100, helloShare });
+    const paced = await storm(cal(0), 3000, admission);
+    // Split, the hellos wait for the end of the process's turn in progress, which grows with its backlog.
+    const turns = await storm(cal(0.5), 3000, admission);
+    assert.ok(turns.shed > 3 * paced.shed + 100, `${turns.shed} turned away, ${paced.shed} whole`);
+    assert.equal(turns.w.clients.online, 3000, 'the turned-away come back');
   });
 });
 
