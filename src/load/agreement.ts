@@ -59,11 +59,6 @@ export interface AgreementOptions {
   perProcess: number;
   light: boolean;
   seed: number;
-  /**
-   * How the node reads the HTTP API (`taco serve --http-front`): with a front
-   * thread a push crosses one more thread on its way in (see API_HOPS).
-   */
-  httpFront: 'thread' | 'inline';
   calibration?: Calibration;
 }
 
@@ -96,18 +91,17 @@ export const defaultAgreement = {
   perProcess: 8_000,
   light: true,
   seed: 7,
-  httpFront: 'thread' as const,
 };
 
 /**
  * Scheduling hops a live push crosses before the node's event loop writes it
- * (the simulator injects pushes there): the push driver's socket to the
- * front thread, and the front thread's message to the main loop; inline, the
- * driver's socket to the main loop. Each is a wake-up on a shared machine, like
- * either half of a ping's round trip; the hop to the client is the simulated
- * downlink itself.
+ * (the simulator injects pushes there; the hop to the client is the simulated
+ * downlink): the push driver's loopback socket. With the HTTP front thread
+ * the request then goes to the main loop through a MessagePort; counting that
+ * as a second hop with a ping's tail over-predicted the live p99 in 6 of 8
+ * runs (by up to 31 %, docs/benchmarks.md), so it is not counted.
  */
-export const API_HOPS = { thread: 2, inline: 1 } as const;
+export const API_HOPS = 1;
 
 /** Percentiles of a delay distribution (ms), as monitorEventLoopDelay gives them. */
 export interface DelayPercentiles {
@@ -310,7 +304,7 @@ export async function simulate(o: AgreementOptions, inputs: SimInputs): Promise<
   const recovery = newHistogram();
   const generatorRandom = new SeededRandom((o.seed ^ 0x6e6f6465) >>> 0);
   const apiRandom = new SeededRandom((o.seed ^ 0x61706920) >>> 0);
-  // The live push's way in (driver → front thread → main loop), which the simulator does not route.
+  // The live push's way in (the driver's socket to the node), which the simulator does not route.
   const apiHopsMs = () => {
     let ms = 0;
     for (let h = 0; h < inputs.apiHops; h++) ms += sampleQuantiles(inputs.oneWay, apiRandom.next());
@@ -671,7 +665,6 @@ export function simInputs(
   liveRun: LiveRun,
   calibration: Calibration,
   machine: 'before' | 'during' = 'during',
-  httpFront: AgreementOptions['httpFront'] = 'thread',
 ): SimInputs & {
   slowdown: number;
   clientSlowdown: number | null;
@@ -720,7 +713,7 @@ export function simInputs(
     closeUs: closeCpuUs * slowdown,
     oneWay: oneWayFromRtt(rtt),
     pushUs: liveRun.pushCpuUs,
-    apiHops: API_HOPS[httpFront],
+    apiHops: API_HOPS,
     listenBacklog: effectiveListenBacklog() ?? calibration.network.listenBacklog,
     rigProcesses: part.processes,
     rigAttemptMs,
@@ -737,11 +730,11 @@ export async function runAgreement(o: AgreementOptions, p: Progress): Promise<Ag
   const loadBefore = loadavg()[0]!;
   p.line(`agreement: live run with ${o.clients} clients`);
   const liveRun = await live(o, p);
-  const inputs = simInputs(liveRun, calibration, 'during', o.httpFront);
+  const inputs = simInputs(liveRun, calibration, 'during');
   p.line(`agreement: simulating ${o.clients} clients`);
   const simRun = await simulate(o, inputs);
   // The same prediction from the machine's speed before the drop only, for the record.
-  const before = await simulate(o, simInputs(liveRun, calibration, 'before', o.httpFront));
+  const before = await simulate(o, simInputs(liveRun, calibration, 'before'));
   p.done();
   const pushP99Ms = pair(liveRun.push.p99 ?? 0, simRun.push.p99 ?? 0, o.tolerance);
   const stormRecoverySec = pair(liveRun.storm.allBackSec, simRun.storm.allBackSec, o.tolerance);

@@ -29,7 +29,7 @@ test('the simulator predicts the live p99 push latency and storm recovery within
   skip: enabled ? false : 'set TACO_AGREEMENT=1 (npm run test:agreement): minutes of live load',
   timeout: 900_000,
 }, async () => {
-  // The front thread explicitly, as the agreement routes a push's way in through it (API_HOPS).
+  // The front thread explicitly: what `taco serve` runs on this 2-core machine by default.
   const s = await serve(['--http-front', 'thread']);
   try {
     // A run whose machine changed between the inputs and the predicted drop compares nothing:
@@ -47,7 +47,6 @@ test('the simulator predicts the live p99 push latency and storm recovery within
       const run = runAgreement(
         {
           ...defaultAgreement,
-          httpFront: 'thread',
           clients: Number(process.env.TACO_AGREEMENT_CLIENTS ?? defaultAgreement.clients),
           pushRate: Number(process.env.TACO_AGREEMENT_RATE ?? defaultAgreement.pushRate),
           target: {
