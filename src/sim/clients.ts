@@ -84,6 +84,12 @@ export interface LoadRig {
 
 /** `synArrives` results that are not a completion time. */
 const SYN_DROPPED = -1;
+/**
+ * Ready sockets a libuv loop takes from one epoll_wait (uv__io_poll's event
+ * array): a busy node gets back to its listening socket, and accepts what
+ * waits there, at least every this many pieces of work.
+ */
+const EPOLL_BATCH = 1024;
 const SYN_ABANDONED = -2;
 
 export interface ClientObserver {
@@ -115,6 +121,8 @@ const RETRY_FLOOR = 4;
 const DNS_EXPIRES = 5;
 /** When the connect attempt in progress gives up (the SDK's connect timeout), while it signs in. */
 const CONNECT_DEADLINE = 6;
+/** When the SYN in flight was sent (its retransmission timer runs from then). */
+const SYN_SENT_AT = 7;
 const B_STATE = 16;
 const B_ATTEMPT = 17;
 const B_REGION = 18;
@@ -135,6 +143,10 @@ export class ClientPopulation {
   private readonly roundEnd: Float64Array;
   private readonly nextEnd: Float64Array;
   private readonly backlog: Int32Array;
+  /** Per node: work queued since the last listen-queue drain, and the drains to come (every EPOLL_BATCH pieces). */
+  private readonly sinceAccept: Int32Array;
+  private readonly acceptAt: number[][];
+  private readonly acceptHead: Int32Array;
   /**
    * Per node: when each connection waiting there (in the listen queue or accepted and not yet signed
    * in) will have been served, in order (a node serves in order, so the ends only grow).
@@ -187,6 +199,9 @@ export class ClientPopulation {
     this.roundEnd = new Float64Array(nodes.length);
     this.nextEnd = new Float64Array(nodes.length);
     this.backlog = new Int32Array(nodes.length);
+    this.sinceAccept = new Int32Array(nodes.length);
+    this.acceptAt = nodes.map(() => []);
+    this.acceptHead = new Int32Array(nodes.length);
     this.waitingEnds = nodes.map(() => []);
     this.waitingHead = new Int32Array(nodes.length);
     this.costs = { closeCpuMs: p.closeCpuMs ?? 0, pushCpuMs: p.pushCpuMs ?? 0 };
@@ -246,6 +261,20 @@ export class ClientPopulation {
           this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
         )
           this.upgraded(c);
+        return;
+      case Ev.SYN_IN:
+        if (
+          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
+          this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
+        )
+          this.synIn(c);
+        return;
+      case Ev.HELLO_IN:
+        if (
+          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
+          this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
+        )
+          this.helloIn(c);
         return;
       case Ev.ARRIVE_AT_GATEWAY:
         if (
@@ -390,10 +419,27 @@ export class ClientPopulation {
       this.armTimer(c, node.dead ? now + 2 * this.net.oneWayMs() : deadline, Ev.CONNECT_TIMEOUT);
       return;
     }
-    const done = this.synArrives(node.index, now + this.net.oneWayMs(), deadline);
+    // The node meets the SYN when it arrives: work booked ahead of time would keep it busy meanwhile.
+    this.f64[c * STRIDE + CONNECT_DEADLINE] = deadline;
+    this.f64[c * STRIDE + SYN_SENT_AT] = now;
+    this.armTimer(c, now + this.net.oneWayMs(), Ev.SYN_IN);
+  }
+
+  /** The SYN reaches the node: the listen queue takes it, or drops it and TCP sends it again. */
+  private synIn(c: number): void {
+    const now = this.clock.now();
+    const node = this.nodes[this.i16[c * (ROW_BYTES / 2) + I16_PENDING_NODE]!]!;
+    const tries = this.u8[c * ROW_BYTES + B_SYN_TRIES]!;
+    const rto = this.net.synRetransmitMs;
+    const deadline = this.f64[c * STRIDE + CONNECT_DEADLINE]!;
+    if (node.dead || this.net.isCut(node.ezone)) {
+      this.armTimer(c, node.dead ? now + this.net.oneWayMs() : deadline, Ev.CONNECT_TIMEOUT);
+      return;
+    }
+    const done = this.synArrives(node.index, now, deadline);
     if (done === SYN_DROPPED) {
       this.synDropped++;
-      const next = now + rto * 2 ** tries;
+      const next = this.f64[c * STRIDE + SYN_SENT_AT]! + rto * 2 ** tries;
       if (tries < 30) this.u8[c * ROW_BYTES + B_SYN_TRIES] = tries + 1;
       this.armTimer(c, Math.min(next, deadline), next < deadline ? Ev.SYN_RETRY : Ev.CONNECT_TIMEOUT);
       return;
@@ -405,7 +451,6 @@ export class ClientPopulation {
     }
     if (this.helloCpuMs > 0) {
       // The 101 goes back; the client answers with its hello (upgraded).
-      this.f64[c * STRIDE + CONNECT_DEADLINE] = deadline;
       this.armTimer(c, done + this.net.oneWayMs(), Ev.UPGRADED);
       return;
     }
@@ -423,12 +468,21 @@ export class ClientPopulation {
     let sendAt = now;
     if (this.rig) sendAt = this.rigTurnEnd(this.rigProcessOf(c), now);
     const deadline = this.f64[c * STRIDE + CONNECT_DEADLINE]!;
+    const at = sendAt + this.net.oneWayMs();
+    if (at > deadline) this.armTimer(c, deadline, Ev.CONNECT_TIMEOUT);
+    else this.armTimer(c, at, Ev.HELLO_IN);
+  }
+
+  /** The hello reaches the node, which signs the client in when it gets to it. */
+  private helloIn(c: number): void {
+    const now = this.clock.now();
+    const deadline = this.f64[c * STRIDE + CONNECT_DEADLINE]!;
     const node = this.nodes[this.i16[c * (ROW_BYTES / 2) + I16_PENDING_NODE]!]!;
     if (node.dead || this.net.isCut(node.ezone)) {
       this.armTimer(c, node.dead ? now + 2 * this.net.oneWayMs() : deadline, Ev.CONNECT_TIMEOUT);
       return;
     }
-    const done = this.work(node.index, sendAt + this.net.oneWayMs(), this.helloCpuMs);
+    const done = this.work(node.index, now, this.helloCpuMs);
     if (done > deadline) this.armTimer(c, deadline, Ev.CONNECT_TIMEOUT);
     else this.armTimer(c, done, Ev.ARRIVE_AT_GATEWAY);
   }
@@ -439,6 +493,26 @@ export class ClientPopulation {
       this.roundEnd[n] = this.nextEnd[n]!;
       this.backlog[n] = 0;
     }
+    const drains = this.acceptAt[n]!;
+    let head = this.acceptHead[n]!;
+    if (head < drains.length && drains[head]! <= t) {
+      while (head < drains.length && drains[head]! <= t) head++;
+      this.backlog[n] = 0;
+      if (head === drains.length) {
+        drains.length = 0;
+        head = 0;
+      }
+      this.acceptHead[n] = head;
+    }
+  }
+
+  /** A piece of work queued on node n, done at `end`; `fresh` when it starts an idle node's round. */
+  private queued(n: number, end: number, fresh: boolean): void {
+    if (fresh) this.sinceAccept[n] = 0;
+    if (++this.sinceAccept[n]! >= EPOLL_BATCH) {
+      this.sinceAccept[n] = 0;
+      this.acceptAt[n]!.push(end);
+    }
   }
 
   /** Work of `cpuMs` that becomes ready on node n at t (a frame read, closes); returns when it is done. */
@@ -446,19 +520,21 @@ export class ClientPopulation {
     if (cpuMs <= 0) return t;
     this.roll(n, t);
     let end: number;
-    if (t >= this.roundEnd[n]!) {
+    const idle = t >= this.roundEnd[n]!;
+    if (idle) {
       end = t + cpuMs;
       this.roundEnd[n] = end;
     } else end = this.nextEnd[n]! + cpuMs;
     this.nextEnd[n] = end;
+    this.queued(n, end, idle);
     return end;
   }
 
   /**
    * A SYN reaches node n at t. An idle node accepts it at once; a busy one
-   * leaves it in the listen queue until its round ends (dropped when the
-   * queue is full), and signs it in during the next round, after the work
-   * accepted before it. Returns when its sign-in is done, or SYN_DROPPED,
+   * leaves it in the listen queue until its round ends or the node next polls
+   * (every EPOLL_BATCH pieces of work; dropped when the queue is full), and
+   * signs it in during the next round, after the work accepted before it. Returns when its sign-in is done, or SYN_DROPPED,
    * or SYN_ABANDONED when the node gets to it only after `deadline`.
    */
   private synArrives(n: number, t: number, deadline: number): number {
@@ -474,6 +550,7 @@ export class ClientPopulation {
     const end = start + (abandoned ? this.costs.closeCpuMs : this.upgradeCpuMs);
     if (idle) this.roundEnd[n] = end;
     this.nextEnd[n] = end;
+    this.queued(n, end, idle);
     this.waitingUntil(n, t, end);
     if (abandoned) {
       this.abandonedInQueue++;

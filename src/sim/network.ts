@@ -23,6 +23,8 @@ export const Ev = {
   SYN_RETRY: 8,
   RIG_START: 9,
   UPGRADED: 10,
+  HELLO_IN: 11,
+  SYN_IN: 12,
 } as const;
 
 export interface LinkParams {
