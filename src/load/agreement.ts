@@ -760,8 +760,6 @@ export async function runAgreement(o: AgreementOptions, p: Progress): Promise<Ag
   };
 }
 
-const hop = (points: [number, number][], q: number) => sampleQuantiles(points, q);
-
 export function formatAgreement(r: AgreementResult): string {
   const pct = (x: Pair) => `${(x.error * 100).toFixed(1)}% ${x.ok ? 'ok' : 'TOO FAR'}`;
   return table(`simulator vs live, ${r.clients} clients, ${r.pushRate} pushes/s`, [
@@ -773,7 +771,7 @@ export function formatAgreement(r: AgreementResult): string {
         `${r.inputs.partialStorm.dropped} dropped, back in ${r.inputs.partialStorm.allBackSec.toFixed(2)} s; ` +
         `first sign-in ${Math.round(r.inputs.firstSignInsPerSec)}/s), ` +
         `push ${r.inputs.pushUs === null ? `${r.inputs.calibration.gateway.pushCpuUs} µs (calibration)` : `${r.inputs.pushUs} µs`}, ` +
-        `one hop p50 ${fmtMs(hop(r.inputs.oneWay, 0.5))}, p99 ${fmtMs(hop(r.inputs.oneWay, 0.99))} ` +
+        `one hop p50 ${fmtMs(sampleQuantiles(r.inputs.oneWay, 0.5))}, p99 ${fmtMs(sampleQuantiles(r.inputs.oneWay, 0.99))} ` +
         `(pings under the push load: p50 ${fmtMs(r.inputs.link.p50)}, p99 ${fmtMs(r.inputs.link.p99)}; ` +
         `${r.inputs.apiHops} hop(s) in before the node), ` +
         `listen queue ${r.inputs.listenBacklog}, push generator late by p50 ${fmtMs(r.inputs.generatorDelay?.p50)}, ` +

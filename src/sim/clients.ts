@@ -84,13 +84,13 @@ export interface LoadRig {
 
 /** `synArrives` results that are not a completion time. */
 const SYN_DROPPED = -1;
+const SYN_ABANDONED = -2;
 /**
  * Ready sockets a libuv loop takes from one epoll_wait (uv__io_poll's event
  * array): a busy node gets back to its listening socket, and accepts what
  * waits there, at least every this many pieces of work.
  */
 const EPOLL_BATCH = 1024;
-const SYN_ABANDONED = -2;
 
 export interface ClientObserver {
   onOnline(c: number, recoveryMs: number | undefined): void;
@@ -240,55 +240,28 @@ export class ClientPopulation {
   private onEvent(kind: number, c: number, ref: unknown, payload: unknown): void {
     switch (kind) {
       case Ev.CONNECT:
-        if (
-          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
-          this.u8[c * ROW_BYTES + B_STATE] === ClientState.IDLE
-        ) {
+        if (this.dueWhile(c, ClientState.IDLE)) {
           if (this.rig) this.queueOnRig(c);
           else this.connect(c);
         }
         return;
       case Ev.RIG_START:
-        if (
-          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
-          this.u8[c * ROW_BYTES + B_STATE] === ClientState.IDLE
-        )
-          this.connect(c);
+        if (this.dueWhile(c, ClientState.IDLE)) this.connect(c);
         return;
       case Ev.UPGRADED:
-        if (
-          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
-          this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
-        )
-          this.upgraded(c);
+        if (this.dueWhile(c, ClientState.CONNECTING)) this.upgraded(c);
         return;
       case Ev.SYN_IN:
-        if (
-          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
-          this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
-        )
-          this.synIn(c);
+        if (this.dueWhile(c, ClientState.CONNECTING)) this.synIn(c);
         return;
       case Ev.HELLO_IN:
-        if (
-          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
-          this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
-        )
-          this.helloIn(c);
+        if (this.dueWhile(c, ClientState.CONNECTING)) this.helloIn(c);
         return;
       case Ev.ARRIVE_AT_GATEWAY:
-        if (
-          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
-          this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
-        )
-          this.arrive(c);
+        if (this.dueWhile(c, ClientState.CONNECTING)) this.arrive(c);
         return;
       case Ev.SYN_RETRY:
-        if (
-          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
-          this.u8[c * ROW_BYTES + B_STATE] === ClientState.CONNECTING
-        )
-          this.syn(c);
+        if (this.dueWhile(c, ClientState.CONNECTING)) this.syn(c);
         return;
       case Ev.CONNECT_TIMEOUT:
         if (
@@ -308,10 +281,7 @@ export class ClientPopulation {
           this.heartbeat(c);
         return;
       case Ev.DEAD:
-        if (
-          this.f64[c * STRIDE + TIMER_AT] === this.clock.now() &&
-          this.u8[c * ROW_BYTES + B_STATE] === ClientState.OPEN
-        ) {
+        if (this.dueWhile(c, ClientState.OPEN)) {
           this.abandon(c);
           this.wentOffline(c);
           this.scheduleReconnect(c, 0);
@@ -324,6 +294,11 @@ export class ClientPopulation {
         this.uplink(ref as SimConn, payload as ClientFrame | typeof FIN);
         return;
     }
+  }
+
+  /** Is client c's one state timer due now, with the client still in `state` (else the event is stale)? */
+  private dueWhile(c: number, state: number): boolean {
+    return this.f64[c * STRIDE + TIMER_AT] === this.clock.now() && this.u8[c * ROW_BYTES + B_STATE] === state;
   }
 
   /** Simulates the clients as load-tool sockets in processes (see LoadRig); before `start`. */
@@ -432,10 +407,7 @@ export class ClientPopulation {
     const tries = this.u8[c * ROW_BYTES + B_SYN_TRIES]!;
     const rto = this.net.synRetransmitMs;
     const deadline = this.f64[c * STRIDE + CONNECT_DEADLINE]!;
-    if (node.dead || this.net.isCut(node.ezone)) {
-      this.armTimer(c, node.dead ? now + this.net.oneWayMs() : deadline, Ev.CONNECT_TIMEOUT);
-      return;
-    }
+    if (this.unreachable(c, node, now, deadline)) return;
     const done = this.synArrives(node.index, now, deadline);
     if (done === SYN_DROPPED) {
       this.synDropped++;
@@ -473,15 +445,22 @@ export class ClientPopulation {
     else this.armTimer(c, at, Ev.HELLO_IN);
   }
 
+  /**
+   * A SYN or hello reaching a node that died (a reset comes back) or an ezone cut off (silence
+   * until the connect timeout) fails the attempt; true when it did.
+   */
+  private unreachable(c: number, node: SimNodeHandle, now: number, deadline: number): boolean {
+    if (!node.dead && !this.net.isCut(node.ezone)) return false;
+    this.armTimer(c, node.dead ? now + this.net.oneWayMs() : deadline, Ev.CONNECT_TIMEOUT);
+    return true;
+  }
+
   /** The hello reaches the node, which signs the client in when it gets to it. */
   private helloIn(c: number): void {
     const now = this.clock.now();
     const deadline = this.f64[c * STRIDE + CONNECT_DEADLINE]!;
     const node = this.nodes[this.i16[c * (ROW_BYTES / 2) + I16_PENDING_NODE]!]!;
-    if (node.dead || this.net.isCut(node.ezone)) {
-      this.armTimer(c, node.dead ? now + 2 * this.net.oneWayMs() : deadline, Ev.CONNECT_TIMEOUT);
-      return;
-    }
+    if (this.unreachable(c, node, now, deadline)) return;
     const done = this.work(node.index, now, this.helloCpuMs);
     if (done > deadline) this.armTimer(c, deadline, Ev.CONNECT_TIMEOUT);
     else this.armTimer(c, done, Ev.ARRIVE_AT_GATEWAY);
@@ -534,8 +513,9 @@ export class ClientPopulation {
    * A SYN reaches node n at t. An idle node accepts it at once; a busy one
    * leaves it in the listen queue until its round ends or the node next polls
    * (every EPOLL_BATCH pieces of work; dropped when the queue is full), and
-   * signs it in during the next round, after the work accepted before it. Returns when its sign-in is done, or SYN_DROPPED,
-   * or SYN_ABANDONED when the node gets to it only after `deadline`.
+   * upgrades it during the next round, after the work accepted before it.
+   * Returns when that is done, or SYN_DROPPED, or SYN_ABANDONED when the node
+   * gets to it only after `deadline`.
    */
   private synArrives(n: number, t: number, deadline: number): number {
     this.roll(n, t);

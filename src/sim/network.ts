@@ -113,15 +113,6 @@ export class SimConn implements ClientConnection {
   session: Session | undefined;
   /** Arrival of the last frame sent each way: the next one cannot overtake it. */
   private lastDownAt = 0;
-
-  /**
-   * When a frame arriving now was due, before the clock's whole-millisecond
-   * buckets rounded it up: exact for the last frame sent on this connection,
-   * `now` for an earlier one still in flight behind it.
-   */
-  arrivalTime(now: number): number {
-    return Math.ceil(this.lastDownAt) === now ? this.lastDownAt : now;
-  }
   private lastUpAt = 0;
   /** Closed by the server (close frame queued) or reset. */
   serverClosed = false;
@@ -148,6 +139,15 @@ export class SimConn implements ClientConnection {
 
   /** A pong nobody waits for: dropped, as `send` drops a pong frame (see clients.ts). */
   pong(_ts: number): void {}
+
+  /**
+   * When a frame arriving now was due, before the clock's whole-millisecond
+   * buckets rounded it up: exact for the last frame sent on this connection,
+   * `now` for an earlier one still in flight behind it.
+   */
+  arrivalTime(now: number): number {
+    return Math.ceil(this.lastDownAt) === now ? this.lastDownAt : now;
+  }
 
   close(code: number, reason: string): void {
     if (this.serverClosed) return;
