@@ -33,12 +33,14 @@ describe('withTransaction under cancellation', { skip: mysql.skip, timeout: 60_0
   let db: MysqlDb;
   let table: string;
   let key = 0;
+  const dbLog: string[] = [];
 
   before(async () => {
     db = await MysqlDb.connect(mysql.url!, {
       tablePrefix: runPrefix('tx'),
       connectionLimit: 4,
       statementTimeoutMs: 3_000,
+      log: (m) => dbLog.push(m),
     });
     table = db.t('tx_probe');
     await db.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB`);
@@ -60,14 +62,33 @@ describe('withTransaction under cancellation', { skip: mysql.skip, timeout: 60_0
 
   async function assertClean(threadIds: Set<number>) {
     // KILL returns before the killed thread finished rolling back; give the server a moment.
-    await eventually(
-      async () => (await openTransactions(threadIds)).length === 0,
-      3_000,
-      'no open transaction left',
-    );
+    try {
+      await eventually(
+        async () => (await openTransactions(threadIds)).length === 0,
+        3_000,
+        'no open transaction left',
+      );
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; ${await whatIsLeft(threadIds)}`);
+    }
     const st = db.poolStats();
     assert.equal(st.free, st.all, `every pooled connection is free (${JSON.stringify(st)})`);
     assert.equal(st.queued, 0);
+  }
+
+  /** What the server says of the threads still holding a transaction, and what the db logged. */
+  async function whatIsLeft(threadIds: Set<number>): Promise<string> {
+    const ids = [...threadIds];
+    const marks = ids.map(() => '?').join(', ');
+    const trx = await db.query(
+      `SELECT trx_mysql_thread_id, trx_state, trx_started, trx_query FROM information_schema.innodb_trx WHERE trx_mysql_thread_id IN (${marks})`,
+      ids,
+    );
+    const threads = await db.query(
+      `SELECT id, command, time, state, info FROM information_schema.processlist WHERE id IN (${marks})`,
+      ids,
+    );
+    return `transactions ${JSON.stringify(trx)}; threads ${JSON.stringify(threads)}; db log ${JSON.stringify(dbLog)}`;
   }
 
   async function rowExists(id: number): Promise<boolean> {

@@ -244,18 +244,34 @@ export class MysqlDb {
     const existing = this.killing.get(conn);
     if (existing) return existing;
     const id = conn.threadId;
-    const p = withDeadline(this.admin.query('KILL CONNECTION ?', [id]), this.statementTimeoutMs, `KILL ${id}`)
-      .then(
-        () => {},
-        (e: Error) => {
-          // ER_NO_SUCH_THREAD: it is gone already, which is what we wanted.
-          if (!/NO_SUCH_THREAD|Unknown thread/i.test(`${(e as { code?: string }).code} ${e.message}`))
-            this.log(`mysql: could not kill connection ${id}: ${e.message}`);
-        },
-      )
-      .finally(() => conn.destroy());
+    const p = this.killOnServer(id).finally(() => conn.destroy());
     this.killing.set(conn, p);
     return p;
+  }
+
+  /**
+   * `KILL CONNECTION id` from the admin pool, tried twice: the first try can
+   * land on an admin connection the server dropped while it sat idle (a
+   * restart, wait_timeout), and a thread left unkilled keeps its transaction
+   * and locks until its statement ends on its own. Always resolves.
+   */
+  private async killOnServer(id: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await withDeadline(
+          this.admin.query('KILL CONNECTION ?', [id]),
+          this.statementTimeoutMs,
+          `KILL ${id}`,
+        );
+        return;
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        // ER_NO_SUCH_THREAD: it is gone already, which is what we wanted.
+        if (/NO_SUCH_THREAD|Unknown thread/i.test(`${err.code} ${err.message}`)) return;
+        this.log(`mysql: could not kill connection ${id} (try ${attempt} of 2): ${err.message}`);
+        if (attempt === 2) return;
+      }
+    }
   }
 
   /** Pool occupancy (for tests and /metrics): every connection is either free or in use. */
