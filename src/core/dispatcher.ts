@@ -435,17 +435,17 @@ export class Dispatcher {
     const messages = syncOf<SyncMessageStore>(this.d.messages);
     const routes = syncOf<SyncRouteStore>(this.d.routes);
     if (!messages || !routes) return this.runJob(job);
-    this.inFlight.add(job.id);
+    // Nothing else runs while attemptNow is synchronous: the job is in flight (a redelivery of it
+    // must wait) only from when it returns a promise — a Set add and delete per push saved.
     let rest: Promise<void> | undefined;
     try {
       rest = this.attemptNow(job.id, job.attempt, messages, routes);
     } catch (e) {
+      this.inFlight.add(job.id);
       return this.jobFailed(job.id, e);
     }
-    if (rest === undefined) {
-      this.inFlight.delete(job.id);
-      return DONE;
-    }
+    if (rest === undefined) return DONE;
+    this.inFlight.add(job.id);
     return rest.then(
       () => {
         this.inFlight.delete(job.id);

@@ -89,6 +89,7 @@ export interface MessageStore {
     at: number,
     channel?: MessageRecord['channel'],
   ): Promise<boolean>;
+  /** A settled message may come back without its payload (title, body, data): the embedded store drops it. */
   get(id: string): Promise<MessageRecord | undefined>;
   pendingFor(app: string, device: string, now: number, limit: number): Promise<MessageRecord[]>;
   /** Marks every undelivered message with expiresAt <= now as expired; returns their ids. */

@@ -108,6 +108,8 @@ export interface SystemFigures {
   /** CPU during the saturation window and the latency run, in cores. */
   saturateCpu?: CpuShares;
   latencyCpu?: CpuShares;
+  /** Taco's main-thread GC over the saturation window (the reference does not report it). */
+  saturateGc?: { pauses: number; share: number; heapUsedMiB: number };
 }
 
 export interface BenchResult {
@@ -314,7 +316,13 @@ async function saturate(sys: Sys, o: BenchOptions, p: Progress, f: SystemFigures
       await signInAll(fleet, o.pushClients);
       p.line(`${sys}: saturating with ${o.window} unACKed pushes for ${o.saturateMs / 1000} s`);
       const cpu = cpuMeter(server, fleet);
-      const r = await ask<{ acksPerSec: number; cpuUsPerAck: number }>(
+      const r = await ask<{
+        acksPerSec: number;
+        cpuUsPerAck: number;
+        gcPauses?: number;
+        gcShare?: number;
+        heapUsedMiB?: number;
+      }>(
         server,
         {
           type: 'saturate',
@@ -330,6 +338,12 @@ async function saturate(sys: Sys, o: BenchOptions, p: Progress, f: SystemFigures
       f.saturateCpu = cpu();
       f.pushAcksPerSec = r.acksPerSec;
       f.cpuUsPerPush = r.cpuUsPerAck;
+      if (r.gcPauses !== undefined && r.gcShare !== undefined && r.heapUsedMiB !== undefined) {
+        f.saturateGc = { pauses: r.gcPauses, share: r.gcShare, heapUsedMiB: r.heapUsedMiB };
+        p.line(
+          `${sys}: main-thread GC ${r.gcPauses} pauses, ${(r.gcShare * 100).toFixed(1)}% of the window; heap ${Math.round(r.heapUsedMiB)} MiB at the end`,
+        );
+      }
     } finally {
       await fleet.close();
     }

@@ -8,8 +8,9 @@
  *
  * Forked by src/load/bench.ts: argv[2] is the serve config as JSON; prints
  * {"event":"ready",…}; IPC {type:'saturate', app, devicePrefix, clients,
- * window, durationMs, warmupMs} → {type:'result', acksPerSec, cpuUsPerAck}.
+ *  window, durationMs, warmupMs} → {type:'result', acksPerSec, cpuUsPerAck, gcPauses, gcShare, heapUsedMiB}.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { SendRequest } from '../core/send-request.js';
 import { resolveServeConfig } from '../server/config-file.js';
 import { startServer } from '../server/server.js';
@@ -65,15 +66,29 @@ process.on('message', (m: Saturate) => {
     counting = true;
     const t0 = monoMs();
     const cpu0 = process.cpuUsage();
+    // Main-thread GC pauses over the window: the collector's share is the first thing to read when
+    // the CPU per push moves (the scavenger's helper threads count in cpuUsPerAck, not here).
+    const gc = { count: 0, ms: 0 };
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        gc.count++;
+        gc.ms += e.duration;
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
     setTimeout(() => {
       counting = false;
       stopped = true;
       const secs = (monoMs() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
+      gcObserver.disconnect();
       process.send?.({
         type: 'result',
         acksPerSec: counted / secs,
         cpuUsPerAck: (cpu.user + cpu.system) / Math.max(1, counted),
+        gcPauses: gc.count,
+        gcShare: gc.ms / (secs * 1000),
+        heapUsedMiB: process.memoryUsage().heapUsed / 2 ** 20,
       });
       onAck = () => {};
     }, m.durationMs);

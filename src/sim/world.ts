@@ -206,7 +206,13 @@ export class World {
     });
 
     this.routes = new MemoryRouteStore();
-    this.messages = new MemoryMessageStore({ retentionMs: 30_000, keepHistory: false });
+    // The simulated store stands for MySQL: no embedded caps on how many messages it holds.
+    this.messages = new MemoryMessageStore({
+      retentionMs: 30_000,
+      keepHistory: false,
+      maxSettled: Number.POSITIVE_INFINITY,
+      maxUnsettled: Number.POSITIVE_INFINITY,
+    });
     this.messages.onTransition = (r, from) => this.onTransition(r, from);
     this.queue = new SimQueue(this.clock, { ...spec.engines.queue, tickMs: 10 });
     this.switches = {

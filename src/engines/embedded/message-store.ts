@@ -1,13 +1,20 @@
 /**
- * In-process message store: the embedded twin of the MySQL store. Settled
- * messages are kept for `retentionMs` and then dropped, so memory stays
- * bounded on a long-running `taco serve` (and in a 1.6M-client simulation).
+ * In-process message store: the embedded twin of the MySQL store. Memory
+ * stays bounded on a long-running `taco serve` (and in a 1.6M-client
+ * simulation): settled messages are kept for `retentionMs`, at most
+ * `maxSettled` of them (the oldest go first), packed without their payload
+ * (settled-message.ts); at most `maxUnsettled` messages wait for delivery,
+ * and a push past that is refused (OVERLOADED) rather than grow the heap
+ * until the process dies. A JS Map holds at most 2^24 entries: an hour of
+ * retention at 6,000 pushes/s would pass it and crash the node.
  */
 import { AppDeviceMap } from '../../core/app-device-map.js';
 import { SYNC_ENGINE, type SyncMessageStore } from '../../core/dispatcher.js';
+import { TacoError } from '../../core/errors.js';
 import type { MessageRecord, MessageStore } from '../../core/ports.js';
 import type { ThirdPartyChannelName } from '../../core/protocol.js';
 import { canTransition, isSettled, type MessageStatus } from '../../core/status.js';
+import { packSettled, SettledMessage, unpackSettled } from './settled-message.js';
 
 const key = (app: string, device: string) => `${app}\u0000${device}`;
 /** The one history of every record when history is off: never written (transitionSync checks keepHistory). */
@@ -71,13 +78,28 @@ export interface MemoryMessageStoreOptions {
   retentionMs: number;
   /** Keep per-message history (off in the simulator to save memory; statuses still counted). */
   keepHistory: boolean;
+  /** Most settled messages kept readable; past it the oldest is dropped before its retention ends. */
+  maxSettled: number;
+  /** Most messages waiting for delivery (not settled); a new one past it is refused with OVERLOADED. */
+  maxUnsettled: number;
 }
 
+export const EMBEDDED_STORE_DEFAULTS: MemoryMessageStoreOptions = {
+  retentionMs: 3_600_000,
+  keepHistory: true,
+  // ~150 MB packed; an hour of retention at 280 pushes/s. Longer history needs MySQL.
+  maxSettled: 1_000_000,
+  // ~700 MB of full records (payload, history) waiting for their devices.
+  maxUnsettled: 1_000_000,
+};
+
 export class MemoryMessageStore implements MessageStore, SyncMessageStore {
-  private readonly messages = new Map<string, MessageRecord>();
+  /** Unsettled messages as full records, settled ones packed (with history on; see settled-message.ts). */
+  private readonly messages = new Map<string, MessageRecord | SettledMessage>();
+  private unsettledCount = 0;
   /** Unsettled message ids per device: one id as a plain string (the common case), more in a set. */
   private readonly pendingByDevice = new AppDeviceMap<string | Set<string>>();
-  private readonly expiry = new TimeHeap();
+  private expiry = new TimeHeap();
   private readonly retention = new TimeHeap();
   private readonly idempotency = new Map<string, { ids: string[]; at: number }>();
   private readonly channels = new Map<string, Map<ThirdPartyChannelName, string>>();
@@ -87,11 +109,21 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
   onTransition: ((rec: MessageRecord, from: MessageStatus, at: number) => void) | undefined;
 
   constructor(opts: Partial<MemoryMessageStoreOptions> = {}) {
-    this.opts = { retentionMs: 3_600_000, keepHistory: true, ...opts };
+    this.opts = { ...EMBEDDED_STORE_DEFAULTS, ...opts };
   }
 
   get size(): number {
     return this.messages.size;
+  }
+
+  /** Messages not yet settled (the ones `maxUnsettled` counts). */
+  get unsettledSize(): number {
+    return this.unsettledCount;
+  }
+
+  /** Entries of the expiry heap (tests: it must not keep growing with settled messages). */
+  get expiryHeapSize(): number {
+    return this.expiry.size;
   }
 
   async create(msg: MessageRecord): Promise<void> {
@@ -135,14 +167,49 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
   }
 
   private insert(rec: MessageRecord): void {
+    const settled = isSettled(rec.status);
+    if (!settled && this.unsettledCount >= this.opts.maxUnsettled) {
+      throw new TacoError(
+        'OVERLOADED',
+        `embedded message store: ${this.unsettledCount} messages are waiting for delivery, the most it holds (maxUnsettled); deliver or expire some, or run on MySQL (engines.mysql)`,
+        { unsettled: this.unsettledCount, maxUnsettled: this.opts.maxUnsettled },
+      );
+    }
     this.messages.set(rec.id, rec);
-    if (!isSettled(rec.status)) {
+    if (settled) {
+      this.retain(rec, rec.createdAt);
+    } else {
+      this.unsettledCount++;
       const cur = this.pendingByDevice.get(rec.app, rec.device);
       if (cur === undefined) this.pendingByDevice.set(rec.app, rec.device, rec.id);
       else if (typeof cur === 'string') this.pendingByDevice.set(rec.app, rec.device, new Set([cur, rec.id]));
       else cur.add(rec.id);
       this.expiry.push(rec.expiresAt, rec.id);
+      this.compactExpiry();
     }
+  }
+
+  /**
+   * A message no longer pending is kept readable until its retention ends, packed when history is
+   * kept (the simulator keeps none, and its records are already small); past `maxSettled` the
+   * oldest kept one goes now.
+   */
+  private retain(rec: MessageRecord, at: number): void {
+    if (this.opts.keepHistory) this.messages.set(rec.id, packSettled(rec));
+    this.retention.push(at + this.opts.retentionMs, rec.id);
+    while (this.retention.size > this.opts.maxSettled) this.messages.delete(this.retention.pop()!);
+  }
+
+  /**
+   * The expiry heap keeps an entry per message until its TTL, settled or not (removing one from the
+   * middle of a heap is not worth it per ACK). With TTLs of hours that is most of the heap: rebuilt
+   * from the pending messages once dead entries outnumber live ones.
+   */
+  private compactExpiry(): void {
+    if (this.expiry.size <= 2 * this.unsettledCount + 65_536) return;
+    const live = new TimeHeap();
+    for (const rec of this.unsettled()) live.push(rec.expiresAt, rec.id);
+    this.expiry = live;
   }
 
   async transition(id: string, status: MessageStatus, at: number, channel?: MessageRecord['channel']) {
@@ -150,8 +217,10 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
   }
 
   transitionSync(id: string, status: MessageStatus, at: number, channel?: MessageRecord['channel']): boolean {
-    const rec = this.messages.get(id);
-    if (!rec) return false;
+    const kept = this.messages.get(id);
+    if (!kept) return false;
+    if (kept instanceof SettledMessage) return this.transitionSettled(id, kept, status, at, channel);
+    const rec = kept;
     const from = rec.status;
     if (!canTransition(from, status)) {
       // A repeated `sent` (retry) is history, not a status change.
@@ -163,11 +232,27 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     if (this.opts.keepHistory) rec.history.push({ status, at });
     if (isSettled(status) && !isSettled(from)) {
       this.unpend(rec);
-      this.retention.push(at + this.opts.retentionMs, id);
-      // Kept for the retention (an hour by default): a history grown by push() holds ~17 slots for
-      // its 4 or 5 entries, an exact copy is a third of that, and the grown one dies young.
-      if (this.opts.keepHistory) rec.history = rec.history.slice();
+      this.retain(rec, at);
     }
+    this.onTransition?.(rec, from, at);
+    return true;
+  }
+
+  /** A later status of a settled message (a `displayed` or `opened` ACK): unpacked, moved, packed again. */
+  private transitionSettled(
+    id: string,
+    kept: SettledMessage,
+    status: MessageStatus,
+    at: number,
+    channel: MessageRecord['channel'] | undefined,
+  ): boolean {
+    const rec = unpackSettled(id, kept);
+    const from = rec.status;
+    if (!canTransition(from, status)) return false;
+    rec.status = status;
+    if (channel !== undefined) rec.channel = channel;
+    rec.history.push({ status, at });
+    this.messages.set(id, packSettled(rec));
     this.onTransition?.(rec, from, at);
     return true;
   }
@@ -178,28 +263,36 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
    */
   private retire(id: string, now: number) {
     const rec = this.messages.get(id);
-    if (!rec || isSettled(rec.status)) return;
-    this.unpend(rec);
+    if (!rec || rec instanceof SettledMessage || isSettled(rec.status)) return;
+    if (!this.unpend(rec)) return; // retired before (a `fallback` message past its TTL)
+    // Not packed: a late ACK still moves it to `delivered` through the full record.
     this.retention.push(now + this.opts.retentionMs, id);
+    while (this.retention.size > this.opts.maxSettled) this.messages.delete(this.retention.pop()!);
   }
 
-  private unpend(rec: MessageRecord) {
+  /** Takes the message off its device's pending list; false when it was not on it. */
+  private unpend(rec: MessageRecord): boolean {
     const cur = this.pendingByDevice.get(rec.app, rec.device);
-    if (cur === undefined) return;
+    if (cur === undefined) return false;
     if (typeof cur === 'string') {
-      if (cur === rec.id) this.pendingByDevice.delete(rec.app, rec.device);
-      return;
+      if (cur !== rec.id) return false;
+      this.pendingByDevice.delete(rec.app, rec.device);
+    } else {
+      if (!cur.delete(rec.id)) return false;
+      if (cur.size === 0) this.pendingByDevice.delete(rec.app, rec.device);
     }
-    cur.delete(rec.id);
-    if (cur.size === 0) this.pendingByDevice.delete(rec.app, rec.device);
+    this.unsettledCount--;
+    return true;
   }
 
   async get(id: string): Promise<MessageRecord | undefined> {
-    return this.messages.get(id);
+    return this.getSync(id);
   }
 
+  /** The record; a settled one is unpacked into a fresh object (without its payload). */
   getSync(id: string): MessageRecord | undefined {
-    return this.messages.get(id);
+    const kept = this.messages.get(id);
+    return kept instanceof SettledMessage ? unpackSettled(id, kept) : kept;
   }
 
   async pendingFor(app: string, device: string, now: number, limit: number): Promise<MessageRecord[]> {
@@ -208,7 +301,7 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     const out: MessageRecord[] = [];
     for (const id of typeof cur === 'string' ? [cur] : cur) {
       const rec = this.messages.get(id);
-      if (rec && rec.expiresAt > now) out.push(rec);
+      if (rec && !(rec instanceof SettledMessage) && rec.expiresAt > now) out.push(rec);
       if (out.length >= limit) break;
     }
     return out.sort((a, b) => a.createdAt - b.createdAt);
@@ -255,7 +348,7 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     for (const cur of this.pendingByDevice.values()) {
       for (const id of typeof cur === 'string' ? [cur] : cur) {
         const rec = this.messages.get(id);
-        if (rec) yield rec;
+        if (rec && !(rec instanceof SettledMessage)) yield rec;
       }
     }
   }

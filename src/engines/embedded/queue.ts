@@ -4,7 +4,7 @@
  * flagged `redelivered`. Ten priority levels (0–9), higher first. Dispatch is
  * scheduled with queueMicrotask only, so it runs identically on virtual time.
  */
-import { SYNC_ENGINE, type SyncQueue } from '../../core/dispatcher.js';
+import { DONE, SYNC_ENGINE, type SyncQueue } from '../../core/dispatcher.js';
 import type { ConsumerHandle, Queue, QueueDelivery, QueueStats } from '../../core/ports.js';
 
 interface Item {
@@ -97,6 +97,13 @@ class LocalQueue {
       p = c.handler(item);
     } catch (e) {
       p = Promise.reject(e);
+    }
+    if (p === DONE) {
+      // Handled at once (the dispatcher's synchronous path): acked now, and the pump goes on with
+      // this consumer — no callbacks, promise or microtask per message.
+      c.busy--;
+      this.unacked--;
+      return;
     }
     p.then(
       () => {
