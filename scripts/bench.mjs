@@ -5,6 +5,9 @@
 //   npm run bench                        every figure
 //   npm run bench -- --only saturate     one figure (memory, signin, saturate, latency; repeatable)
 //   npm run bench -- --profile DIR       also write a V8 CPU profile of every taco server process
+//   npm run bench -- --only saturate --alloc-profile DIR   what taco allocates over the saturation
+//                                        window (sampled, garbage included); read it with
+//                                        node bench/alloc-summary.mjs DIR/taco-saturate.heapprofile
 //   npm run bench -- --json FILE         also write the full result as JSON
 //   npm run bench -- --quick             small numbers (a smoke run, not for the record)
 //   npm run bench -- --server-nice none  leave the servers' priority alone (default: nice -10 for
@@ -20,6 +23,7 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean' },
     only: { type: 'string', multiple: true },
     profile: { type: 'string' },
+    'alloc-profile': { type: 'string' },
     json: { type: 'string' },
     quick: { type: 'boolean' },
     'idle-clients': { type: 'string' },
@@ -66,6 +70,7 @@ const o = {
     : {}),
   only,
   profileDir: values.profile,
+  allocProfileDir: values['alloc-profile'],
 };
 o.idleClients = num(values['idle-clients'], o.idleClients);
 o.signInClients = num(values['signin-clients'], o.signInClients);

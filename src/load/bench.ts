@@ -60,6 +60,8 @@ export interface BenchOptions {
   maxConnecting: number;
   /** Write a V8 CPU profile of every server process here (DIR/reference, DIR/taco). */
   profileDir?: string | undefined;
+  /** Write taco's sampled allocations over the saturation window here (DIR/taco-saturate.heapprofile). */
+  allocProfileDir?: string | undefined;
   /** Which figures to run (default all). */
   only?: ('memory' | 'signin' | 'saturate' | 'latency')[] | undefined;
   /**
@@ -332,6 +334,10 @@ async function saturate(sys: Sys, o: BenchOptions, p: Progress, f: SystemFigures
           window: o.window,
           durationMs: o.saturateMs,
           warmupMs: 2_000,
+          allocProfile:
+            sys === 'taco' && o.allocProfileDir
+              ? join(o.allocProfileDir, 'taco-saturate.heapprofile')
+              : undefined,
         },
         o.saturateMs + 60_000,
       );
@@ -546,6 +552,7 @@ export async function runBench(o: BenchOptions, p: Progress): Promise<BenchResul
   };
   const taco: SystemFigures = { ...reference };
   if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
+  if (o.allocProfileDir) mkdirSync(o.allocProfileDir, { recursive: true });
   // Interleaved, so slow drifts of the machine's other load hit both systems alike.
   await memoryAndSignIns('reference', o, p, reference);
   await memoryAndSignIns('taco', o, p, taco);

@@ -10,6 +10,8 @@
  * {"event":"ready",…}; IPC {type:'saturate', app, devicePrefix, clients,
  *  window, durationMs, warmupMs} → {type:'result', acksPerSec, cpuUsPerAck, gcPauses, gcShare, heapUsedMiB}.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { SendRequest } from '../core/send-request.js';
 import { resolveServeConfig } from '../server/config-file.js';
@@ -24,6 +26,28 @@ interface Saturate {
   window: number;
   durationMs: number;
   warmupMs: number;
+  /** Write the window's sampled allocations (garbage included) here, as a .heapprofile. */
+  allocProfile?: string | undefined;
+}
+
+/**
+ * V8's sampling heap profiler over the window, keeping samples of objects the collector has
+ * freed: what the process allocates per push, not what it retains. Returns the stop function.
+ */
+function sampleAllocations(file: string): () => void {
+  const session = new Session();
+  session.connect();
+  session.post('HeapProfiler.enable');
+  session.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  return () =>
+    session.post('HeapProfiler.stopSampling', (err, r) => {
+      if (!err) writeFileSync(file, JSON.stringify(r.profile));
+      session.disconnect();
+    });
 }
 
 const config = resolveServeConfig(JSON.parse(process.argv[2] ?? '{}') as Record<string, unknown>);
@@ -76,12 +100,14 @@ process.on('message', (m: Saturate) => {
       }
     });
     gcObserver.observe({ entryTypes: ['gc'] });
+    const stopSampling = m.allocProfile ? sampleAllocations(m.allocProfile) : undefined;
     setTimeout(() => {
       counting = false;
       stopped = true;
       const secs = (monoMs() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       gcObserver.disconnect();
+      stopSampling?.();
       process.send?.({
         type: 'result',
         acksPerSec: counted / secs,
