@@ -153,3 +153,32 @@ describe('embedded store bounds', () => {
     assert.deepEqual(await s.expireDue(T0 + 2_000, 10), ['late'], 'the pending one still expires');
   });
 });
+
+describe('retained segments', () => {
+  test('a settled message stays readable for its retention, and goes with its segment after', async () => {
+    const s = new MemoryMessageStore({ retentionMs: 1_000 });
+    await s.create(rec('m'));
+    await deliver(s, 'm', T0);
+    await s.expireDue(T0 + 999, 10);
+    assert.equal((await s.get('m'))?.status, 'delivered', 'kept until the retention ends');
+    await s.expireDue(T0 + 1_002, 10);
+    assert.equal(await s.get('m'), undefined, 'gone after it');
+    assert.equal(s.size, 0);
+  });
+
+  test('a later status of a retained message does not restart its retention or keep it twice', async () => {
+    const s = new MemoryMessageStore({ retentionMs: 1_000 });
+    await s.create(rec('f', { expiresAt: T0 + 5 }));
+    await s.transition('f', 'fallback', T0 + 1, 'apns');
+    await s.expireDue(T0 + 10, 10); // retired: no longer pending, kept as a record
+    assert.equal(await s.transition('f', 'delivered', T0 + 500), true);
+    assert.equal(await s.transition('f', 'opened', T0 + 600), true);
+    assert.equal(s.size, 1);
+    assert.deepEqual(
+      (await s.get('f'))?.history.map((h) => h.status),
+      ['accepted', 'fallback', 'delivered', 'opened'],
+    );
+    await s.expireDue(T0 + 1_011, 10);
+    assert.equal(await s.get('f'), undefined, 'its retention counted from when it was retired');
+  });
+});

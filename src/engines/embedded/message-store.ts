@@ -14,13 +14,14 @@ import { TacoError } from '../../core/errors.js';
 import type { MessageRecord, MessageStore } from '../../core/ports.js';
 import type { ThirdPartyChannelName } from '../../core/protocol.js';
 import { canTransition, isSettled, type MessageStatus } from '../../core/status.js';
+import { RetainedMessages } from './retained.js';
 import { packSettled, SettledMessage, unpackSettled } from './settled-message.js';
 
 const key = (app: string, device: string) => `${app}\u0000${device}`;
 /** The one history of every record when history is off: never written (transitionSync checks keepHistory). */
 const NO_HISTORY = Object.freeze([]) as unknown as MessageRecord['history'];
 
-/** Min-heap of (time, id) used for expiry and retention. */
+/** Min-heap of (time, id): the pending messages by expiry. */
 class TimeHeap {
   private t: number[] = [];
   private ids: string[] = [];
@@ -94,13 +95,17 @@ export const EMBEDDED_STORE_DEFAULTS: MemoryMessageStoreOptions = {
 };
 
 export class MemoryMessageStore implements MessageStore, SyncMessageStore {
-  /** Unsettled messages as full records, settled ones packed (with history on; see settled-message.ts). */
-  private readonly messages = new Map<string, MessageRecord | SettledMessage>();
+  /** Messages waiting for delivery, as full records (few in steady state: the ones in flight, the offline ones). */
+  private readonly pending = new Map<string, MessageRecord>();
+  /**
+   * Messages kept for their retention (retained.ts): settled ones packed when history is kept
+   * (settled-message.ts), retired `fallback` ones as records.
+   */
+  private readonly kept: RetainedMessages<MessageRecord | SettledMessage>;
   private unsettledCount = 0;
   /** Unsettled message ids per device: one id as a plain string (the common case), more in a set. */
   private readonly pendingByDevice = new AppDeviceMap<string | Set<string>>();
   private expiry = new TimeHeap();
-  private readonly retention = new TimeHeap();
   private readonly idempotency = new Map<string, { ids: string[]; at: number }>();
   private readonly channels = new Map<string, Map<ThirdPartyChannelName, string>>();
   private readonly configs = new Map<string, { version: number; data: Record<string, unknown> }>();
@@ -110,10 +115,11 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
 
   constructor(opts: Partial<MemoryMessageStoreOptions> = {}) {
     this.opts = { ...EMBEDDED_STORE_DEFAULTS, ...opts };
+    this.kept = new RetainedMessages(this.opts.retentionMs, this.opts.maxSettled);
   }
 
   get size(): number {
-    return this.messages.size;
+    return this.pending.size + this.kept.size;
   }
 
   /** Messages not yet settled (the ones `maxUnsettled` counts). */
@@ -139,7 +145,7 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
   }
 
   createSync(msg: MessageRecord): void {
-    if (this.messages.has(msg.id)) return;
+    if (this.has(msg.id)) return;
     // A field-by-field copy (no spread): the caller keeps its object, the store owns this one.
     const rec: MessageRecord = {
       id: msg.id,
@@ -159,11 +165,19 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     this.insert(rec);
   }
 
-  /** `createSync` of a record the caller hands over and never touches again: kept as it is, not copied. */
+  /**
+   * `createSync` of a record the caller hands over and never touches again, under an id it has just
+   * minted: kept as it is, not copied, and looked for among the pending messages only (a minted id
+   * is new; looking through every retained segment for it cost more than the rest of the insert).
+   */
   createOwnedSync(rec: MessageRecord): void {
-    if (this.messages.has(rec.id)) return;
+    if (this.pending.has(rec.id)) return;
     if (!this.opts.keepHistory) rec.history = NO_HISTORY;
     this.insert(rec);
+  }
+
+  private has(id: string): boolean {
+    return this.pending.has(id) || this.kept.has(id);
   }
 
   private insert(rec: MessageRecord): void {
@@ -175,10 +189,10 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
         { unsettled: this.unsettledCount, maxUnsettled: this.opts.maxUnsettled },
       );
     }
-    this.messages.set(rec.id, rec);
     if (settled) {
-      this.retain(rec, rec.createdAt);
+      this.kept.add(rec.id, this.opts.keepHistory ? packSettled(rec) : rec, rec.createdAt);
     } else {
+      this.pending.set(rec.id, rec);
       this.unsettledCount++;
       const cur = this.pendingByDevice.get(rec.app, rec.device);
       if (cur === undefined) this.pendingByDevice.set(rec.app, rec.device, rec.id);
@@ -187,17 +201,6 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
       this.expiry.push(rec.expiresAt, rec.id);
       this.compactExpiry();
     }
-  }
-
-  /**
-   * A message no longer pending is kept readable until its retention ends, packed when history is
-   * kept (the simulator keeps none, and its records are already small); past `maxSettled` the
-   * oldest kept one goes now.
-   */
-  private retain(rec: MessageRecord, at: number): void {
-    if (this.opts.keepHistory) this.messages.set(rec.id, packSettled(rec));
-    this.retention.push(at + this.opts.retentionMs, rec.id);
-    while (this.retention.size > this.opts.maxSettled) this.messages.delete(this.retention.pop()!);
   }
 
   /**
@@ -217,10 +220,26 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
   }
 
   transitionSync(id: string, status: MessageStatus, at: number, channel?: MessageRecord['channel']): boolean {
-    const kept = this.messages.get(id);
-    if (!kept) return false;
+    const rec = this.pending.get(id);
+    if (rec !== undefined) return this.transitionRecord(rec, true, status, at, channel);
+    const kept = this.kept.get(id);
+    if (kept === undefined) return false;
     if (kept instanceof SettledMessage) return this.transitionSettled(id, kept, status, at, channel);
-    const rec = kept;
+    return this.transitionRecord(kept, false, status, at, channel);
+  }
+
+  /**
+   * A status change of a full record: a pending one, or a retired `fallback` one (`pending` false)
+   * that a late ACK delivers. Settling, it is kept for the retention, packed when history is kept
+   * (the simulator keeps none, and its records are already small).
+   */
+  private transitionRecord(
+    rec: MessageRecord,
+    pending: boolean,
+    status: MessageStatus,
+    at: number,
+    channel: MessageRecord['channel'] | undefined,
+  ): boolean {
     const from = rec.status;
     if (!canTransition(from, status)) {
       // A repeated `sent` (retry) is history, not a status change.
@@ -231,8 +250,14 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     if (channel !== undefined) rec.channel = channel;
     if (this.opts.keepHistory) rec.history.push({ status, at });
     if (isSettled(status) && !isSettled(from)) {
-      this.unpend(rec);
-      this.retain(rec, at);
+      const kept = this.opts.keepHistory ? packSettled(rec) : rec;
+      if (pending) {
+        this.unpend(rec);
+        this.pending.delete(rec.id);
+        this.kept.add(rec.id, kept, at);
+      } else {
+        this.kept.replace(rec.id, kept);
+      }
     }
     this.onTransition?.(rec, from, at);
     return true;
@@ -252,7 +277,7 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     rec.status = status;
     if (channel !== undefined) rec.channel = channel;
     rec.history.push({ status, at });
-    this.messages.set(id, packSettled(rec));
+    this.kept.replace(id, packSettled(rec));
     this.onTransition?.(rec, from, at);
     return true;
   }
@@ -262,12 +287,12 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
    * stops being pending and is dropped after the retention like a settled one.
    */
   private retire(id: string, now: number) {
-    const rec = this.messages.get(id);
-    if (!rec || rec instanceof SettledMessage || isSettled(rec.status)) return;
-    if (!this.unpend(rec)) return; // retired before (a `fallback` message past its TTL)
+    const rec = this.pending.get(id);
+    if (rec === undefined || isSettled(rec.status)) return;
+    this.unpend(rec);
+    this.pending.delete(id);
     // Not packed: a late ACK still moves it to `delivered` through the full record.
-    this.retention.push(now + this.opts.retentionMs, id);
-    while (this.retention.size > this.opts.maxSettled) this.messages.delete(this.retention.pop()!);
+    this.kept.add(id, rec, now);
   }
 
   /** Takes the message off its device's pending list; false when it was not on it. */
@@ -291,7 +316,9 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
 
   /** The record; a settled one is unpacked into a fresh object (without its payload). */
   getSync(id: string): MessageRecord | undefined {
-    const kept = this.messages.get(id);
+    const rec = this.pending.get(id);
+    if (rec !== undefined) return rec;
+    const kept = this.kept.get(id);
     return kept instanceof SettledMessage ? unpackSettled(id, kept) : kept;
   }
 
@@ -300,8 +327,8 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     if (cur === undefined) return [];
     const out: MessageRecord[] = [];
     for (const id of typeof cur === 'string' ? [cur] : cur) {
-      const rec = this.messages.get(id);
-      if (rec && !(rec instanceof SettledMessage) && rec.expiresAt > now) out.push(rec);
+      const rec = this.pending.get(id);
+      if (rec && rec.expiresAt > now) out.push(rec);
       if (out.length >= limit) break;
     }
     return out.sort((a, b) => a.createdAt - b.createdAt);
@@ -314,10 +341,7 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
       if (this.transitionSync(id, 'expired', now)) out.push(id);
       else this.retire(id, now);
     }
-    while (this.retention.peekTime() <= now) {
-      const id = this.retention.pop()!;
-      this.messages.delete(id);
-    }
+    this.kept.dropExpired(now);
     for (const [k, v] of this.idempotency) {
       if (v.at + this.opts.retentionMs > now) break;
       this.idempotency.delete(k);
@@ -347,8 +371,8 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
   *unsettled(): Generator<MessageRecord> {
     for (const cur of this.pendingByDevice.values()) {
       for (const id of typeof cur === 'string' ? [cur] : cur) {
-        const rec = this.messages.get(id);
-        if (rec && !(rec instanceof SettledMessage)) yield rec;
+        const rec = this.pending.get(id);
+        if (rec) yield rec;
       }
     }
   }
