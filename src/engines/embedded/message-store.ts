@@ -14,7 +14,7 @@ import { TacoError } from '../../core/errors.js';
 import type { MessageRecord, MessageStore } from '../../core/ports.js';
 import type { ThirdPartyChannelName } from '../../core/protocol.js';
 import { canTransition, isSettled, type MessageStatus } from '../../core/status.js';
-import { RetainedMessages } from './retained.js';
+import { RetentionSegments } from './retained.js';
 import { packSettled, SettledMessage, unpackSettled } from './settled-message.js';
 
 const key = (app: string, device: string) => `${app}\u0000${device}`;
@@ -95,17 +95,17 @@ export const EMBEDDED_STORE_DEFAULTS: MemoryMessageStoreOptions = {
 };
 
 export class MemoryMessageStore implements MessageStore, SyncMessageStore {
-  /** Messages waiting for delivery, as full records (few in steady state: the ones in flight, the offline ones). */
-  private readonly pending = new Map<string, MessageRecord>();
   /**
-   * Messages kept for their retention (retained.ts): settled ones packed when history is kept
-   * (settled-message.ts), retired `fallback` ones as records.
+   * Every message: pending ones as full records; settled ones packed when history is kept
+   * (settled-message.ts), until their retention ends (retained.ts). One map, so a message is
+   * inserted once and changed in place.
    */
-  private readonly kept: RetainedMessages<MessageRecord | SettledMessage>;
+  private readonly messages = new Map<string, MessageRecord | SettledMessage>();
   private unsettledCount = 0;
   /** Unsettled message ids per device: one id as a plain string (the common case), more in a set. */
   private readonly pendingByDevice = new AppDeviceMap<string | Set<string>>();
   private expiry = new TimeHeap();
+  private readonly retention: RetentionSegments;
   private readonly idempotency = new Map<string, { ids: string[]; at: number }>();
   private readonly channels = new Map<string, Map<ThirdPartyChannelName, string>>();
   private readonly configs = new Map<string, { version: number; data: Record<string, unknown> }>();
@@ -115,11 +115,13 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
 
   constructor(opts: Partial<MemoryMessageStoreOptions> = {}) {
     this.opts = { ...EMBEDDED_STORE_DEFAULTS, ...opts };
-    this.kept = new RetainedMessages(this.opts.retentionMs, this.opts.maxSettled);
+    this.retention = new RetentionSegments(this.opts.retentionMs, this.opts.maxSettled, (id) =>
+      this.messages.delete(id),
+    );
   }
 
   get size(): number {
-    return this.pending.size + this.kept.size;
+    return this.messages.size;
   }
 
   /** Messages not yet settled (the ones `maxUnsettled` counts). */
@@ -145,7 +147,7 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
   }
 
   createSync(msg: MessageRecord): void {
-    if (this.has(msg.id)) return;
+    if (this.messages.has(msg.id)) return;
     // A field-by-field copy (no spread): the caller keeps its object, the store owns this one.
     const rec: MessageRecord = {
       id: msg.id,
@@ -165,19 +167,11 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     this.insert(rec);
   }
 
-  /**
-   * `createSync` of a record the caller hands over and never touches again, under an id it has just
-   * minted: kept as it is, not copied, and looked for among the pending messages only (a minted id
-   * is new; looking through every retained segment for it cost more than the rest of the insert).
-   */
+  /** `createSync` of a record the caller hands over and never touches again: kept as it is, not copied. */
   createOwnedSync(rec: MessageRecord): void {
-    if (this.pending.has(rec.id)) return;
+    if (this.messages.has(rec.id)) return;
     if (!this.opts.keepHistory) rec.history = NO_HISTORY;
     this.insert(rec);
-  }
-
-  private has(id: string): boolean {
-    return this.pending.has(id) || this.kept.has(id);
   }
 
   private insert(rec: MessageRecord): void {
@@ -189,10 +183,10 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
         { unsettled: this.unsettledCount, maxUnsettled: this.opts.maxUnsettled },
       );
     }
+    this.messages.set(rec.id, rec);
     if (settled) {
-      this.kept.add(rec.id, this.opts.keepHistory ? packSettled(rec) : rec, rec.createdAt);
+      this.retain(rec, rec.createdAt, false);
     } else {
-      this.pending.set(rec.id, rec);
       this.unsettledCount++;
       const cur = this.pendingByDevice.get(rec.app, rec.device);
       if (cur === undefined) this.pendingByDevice.set(rec.app, rec.device, rec.id);
@@ -201,6 +195,16 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
       this.expiry.push(rec.expiresAt, rec.id);
       this.compactExpiry();
     }
+  }
+
+  /**
+   * A settled message is kept readable until its retention ends, packed when history is kept (the
+   * simulator keeps none, and its records are already small). `retained`: it was retired before (a
+   * `fallback` message past its TTL, delivered late), so its retention has begun already.
+   */
+  private retain(rec: MessageRecord, at: number, retained: boolean): void {
+    if (this.opts.keepHistory) this.messages.set(rec.id, packSettled(rec));
+    if (!retained) this.retention.add(rec.id, at);
   }
 
   /**
@@ -220,26 +224,10 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
   }
 
   transitionSync(id: string, status: MessageStatus, at: number, channel?: MessageRecord['channel']): boolean {
-    const rec = this.pending.get(id);
-    if (rec !== undefined) return this.transitionRecord(rec, true, status, at, channel);
-    const kept = this.kept.get(id);
-    if (kept === undefined) return false;
+    const kept = this.messages.get(id);
+    if (!kept) return false;
     if (kept instanceof SettledMessage) return this.transitionSettled(id, kept, status, at, channel);
-    return this.transitionRecord(kept, false, status, at, channel);
-  }
-
-  /**
-   * A status change of a full record: a pending one, or a retired `fallback` one (`pending` false)
-   * that a late ACK delivers. Settling, it is kept for the retention, packed when history is kept
-   * (the simulator keeps none, and its records are already small).
-   */
-  private transitionRecord(
-    rec: MessageRecord,
-    pending: boolean,
-    status: MessageStatus,
-    at: number,
-    channel: MessageRecord['channel'] | undefined,
-  ): boolean {
+    const rec = kept;
     const from = rec.status;
     if (!canTransition(from, status)) {
       // A repeated `sent` (retry) is history, not a status change.
@@ -249,16 +237,7 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     rec.status = status;
     if (channel !== undefined) rec.channel = channel;
     if (this.opts.keepHistory) rec.history.push({ status, at });
-    if (isSettled(status) && !isSettled(from)) {
-      const kept = this.opts.keepHistory ? packSettled(rec) : rec;
-      if (pending) {
-        this.unpend(rec);
-        this.pending.delete(rec.id);
-        this.kept.add(rec.id, kept, at);
-      } else {
-        this.kept.replace(rec.id, kept);
-      }
-    }
+    if (isSettled(status) && !isSettled(from)) this.retain(rec, at, !this.unpend(rec));
     this.onTransition?.(rec, from, at);
     return true;
   }
@@ -277,7 +256,7 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     rec.status = status;
     if (channel !== undefined) rec.channel = channel;
     rec.history.push({ status, at });
-    this.kept.replace(id, packSettled(rec));
+    this.messages.set(id, packSettled(rec));
     this.onTransition?.(rec, from, at);
     return true;
   }
@@ -287,12 +266,11 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
    * stops being pending and is dropped after the retention like a settled one.
    */
   private retire(id: string, now: number) {
-    const rec = this.pending.get(id);
-    if (rec === undefined || isSettled(rec.status)) return;
-    this.unpend(rec);
-    this.pending.delete(id);
+    const rec = this.messages.get(id);
+    if (!rec || rec instanceof SettledMessage || isSettled(rec.status)) return;
+    if (!this.unpend(rec)) return; // retired before (a `fallback` message past its TTL)
     // Not packed: a late ACK still moves it to `delivered` through the full record.
-    this.kept.add(id, rec, now);
+    this.retention.add(id, now);
   }
 
   /** Takes the message off its device's pending list; false when it was not on it. */
@@ -316,9 +294,7 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
 
   /** The record; a settled one is unpacked into a fresh object (without its payload). */
   getSync(id: string): MessageRecord | undefined {
-    const rec = this.pending.get(id);
-    if (rec !== undefined) return rec;
-    const kept = this.kept.get(id);
+    const kept = this.messages.get(id);
     return kept instanceof SettledMessage ? unpackSettled(id, kept) : kept;
   }
 
@@ -327,8 +303,8 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
     if (cur === undefined) return [];
     const out: MessageRecord[] = [];
     for (const id of typeof cur === 'string' ? [cur] : cur) {
-      const rec = this.pending.get(id);
-      if (rec && rec.expiresAt > now) out.push(rec);
+      const rec = this.messages.get(id);
+      if (rec && !(rec instanceof SettledMessage) && rec.expiresAt > now) out.push(rec);
       if (out.length >= limit) break;
     }
     return out.sort((a, b) => a.createdAt - b.createdAt);
@@ -341,7 +317,7 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
       if (this.transitionSync(id, 'expired', now)) out.push(id);
       else this.retire(id, now);
     }
-    this.kept.dropExpired(now);
+    this.retention.dropExpired(now);
     for (const [k, v] of this.idempotency) {
       if (v.at + this.opts.retentionMs > now) break;
       this.idempotency.delete(k);
@@ -371,8 +347,8 @@ export class MemoryMessageStore implements MessageStore, SyncMessageStore {
   *unsettled(): Generator<MessageRecord> {
     for (const cur of this.pendingByDevice.values()) {
       for (const id of typeof cur === 'string' ? [cur] : cur) {
-        const rec = this.pending.get(id);
-        if (rec) yield rec;
+        const rec = this.messages.get(id);
+        if (rec && !(rec instanceof SettledMessage)) yield rec;
       }
     }
   }
