@@ -12,6 +12,7 @@
  * | frameCpuUs   | server CPU while every client sends extra pings              | ping + pong   |
  * | pushCpuUs    | server CPU while pushing through the HTTP API at a fixed rate | push (HTTP request, dispatch, ws frame, ACK) |
  * | closeCpuUs   | server CPU while all N clients go away at once, until it holds no connection | close read and torn down |
+ * | helloShare   | 1 − (server CPU per WebSocket upgrade without a hello) / signInCpuUs | share of a sign-in that is the hello |
  *
  * The server's idle CPU (timers, scrapes) is measured first and subtracted.
  * `network.listenBacklog` is what the kernel gives `taco serve`'s listen
@@ -22,6 +23,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { WebSocket } from 'ws';
 import { TacoError } from '../core/errors.js';
 import { LISTEN_BACKLOG } from '../server/server.js';
 import { CALIBRATION_FILE, type Calibration, CalibrationSchema } from '../sim/calibration.js';
@@ -58,6 +60,10 @@ export interface CalibrationMeasurement {
   pushCpuUs: number;
   /** Absent in measurements from before it was measured. */
   closeCpuUs?: number;
+  /** Server CPU per WebSocket upgrade that sends no hello (absent before it was measured). */
+  upgradeCpuUs?: number;
+  /** The hello's share of a first sign-in's CPU (absent before it was measured). */
+  helloShare?: number;
   /** net.core.somaxconn-capped listen backlog of `taco serve` here, or null off Linux. */
   listenBacklog?: number | null;
   /** Sign-ins per second the first connect reached (unpaced, admission control in effect). */
@@ -125,6 +131,7 @@ export async function measure(o: CalibrateOptions, p: Progress): Promise<Calibra
     p.done();
 
     const frameCpuUs = await measureFrames(fleet, o, idleUsPerSec, p);
+    const upgradeCpuUs = await measureUpgrades(o, idleUsPerSec, p);
 
     p.line(`calibrate: pushing ${fmtInt(o.pushRatePerSec)}/s for ${o.pushDurationMs / 1000} s`);
     const push0 = await cpuOf(o.target.httpUrl);
@@ -161,6 +168,9 @@ export async function measure(o: CalibrateOptions, p: Progress): Promise<Calibra
     const signInCpuUs =
       Math.max(0, busyUs(storm0, storm1, idleUsPerSec) - storm.recovery.count * closeCpuUs) /
       Math.max(1, storm.attempts);
+    // The simulator splits signInCpuUs into the upgrade's visit and the hello's: the upgrade's
+    // share is what an upgrade alone costs.
+    const helloShare = Math.min(1, Math.max(0, 1 - upgradeCpuUs / Math.max(1e-9, signInCpuUs)));
 
     return {
       at: new Date().toISOString(),
@@ -175,6 +185,8 @@ export async function measure(o: CalibrateOptions, p: Progress): Promise<Calibra
       frameCpuUs: round1(frameCpuUs),
       pushCpuUs: round1(pushCpuUs),
       closeCpuUs: round1(closeCpuUs),
+      upgradeCpuUs: round1(upgradeCpuUs),
+      helloShare: Math.round(helloShare * 100) / 100,
       listenBacklog: effectiveListenBacklog(),
       signInsPerSec: Math.round(phase.signInsPerSec),
       stormAllBackSec: round1(storm.allBackSec),
@@ -212,6 +224,50 @@ async function measureCloses(
   }
   p.done();
   return busyUs(c0, c1, idleUsPerSec) / Math.max(1, before.connections - left);
+}
+
+/**
+ * Server CPU per WebSocket upgrade alone: this process opens `n` sockets that never send a hello
+ * (the simulator charges a sign-in in two visits, the upgrade and the hello: `helloShare`), then
+ * drops them before the node's sign-in timeout would. The closes fall after the measurement.
+ */
+async function measureUpgrades(o: CalibrateOptions, idleUsPerSec: number, p: Progress): Promise<number> {
+  const n = Math.max(100, Math.min(2_000, o.fleet.clients));
+  p.line(`calibrate: ${fmtInt(n)} WebSocket upgrades without a hello`);
+  const sockets: WebSocket[] = [];
+  const c0 = await cpuOf(o.target.httpUrl);
+  try {
+    // At most 200 handshakes in flight, so the kernel's listen queue never overflows.
+    let opened = 0;
+    for (let i = 0; i < n; i += 200) {
+      const batch = Array.from({ length: Math.min(200, n - i) }, () => {
+        const ws = new WebSocket(o.target.wsUrl, 'taco.v1');
+        sockets.push(ws);
+        return new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 5_000);
+          ws.once('open', () => {
+            opened++;
+            clearTimeout(timer);
+            resolve();
+          });
+          ws.once('error', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      });
+      await Promise.all(batch);
+    }
+    if (opened < n * 0.9)
+      throw new TacoError('INTERNAL', `calibrate: only ${opened} of ${n} WebSocket upgrades succeeded`);
+    await sleep(300);
+    const c1 = await cpuOf(o.target.httpUrl);
+    p.done();
+    return busyUs(c0, c1, idleUsPerSec) / opened;
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await sleep(500);
+  }
 }
 
 /** `taco serve`'s listen queue as the kernel applies it (Linux), or null. */
@@ -270,6 +326,7 @@ export function applyMeasurement(
       frameCpuUs: positive(m.frameCpuUs, g.frameCpuUs),
       pushCpuUs: positive(m.pushCpuUs, g.pushCpuUs),
       closeCpuUs: positive(m.closeCpuUs ?? Number.NaN, g.closeCpuUs),
+      ...(m.helloShare !== undefined && Number.isFinite(m.helloShare) ? { helloShare: m.helloShare } : {}),
     },
     network: {
       ...(current.network as Record<string, unknown>),
@@ -342,6 +399,12 @@ export function formatCalibrate(r: CalibrateResult): string {
     [
       'sign-in',
       `${g.signInCpuUs} µs CPU per connect attempt in a storm (${m.firstSignInCpuUs} µs for a first sign-in)`,
+    ],
+    [
+      'hello share',
+      m.upgradeCpuUs === undefined
+        ? `${g.helloShare ?? 0} (kept: not measured)`
+        : `${g.helloShare ?? 0} of a sign-in is the hello (${m.upgradeCpuUs} µs CPU per upgrade alone)`,
     ],
     ['frame', `${g.frameCpuUs} µs CPU per ping + pong`],
     ['push', `${g.pushCpuUs} µs CPU per push through the HTTP API, with its ACK`],

@@ -133,6 +133,11 @@ describe('taco load against taco serve', () => {
       assert.deepEqual(after.rpc, before.rpc);
       assert.equal(after.gateway.cores, before.gateway.cores);
       assert.equal(after._measured.clients, 200);
+      assert.ok(after._measured.upgradeCpuUs > 0, 'the upgrade alone was measured');
+      assert.ok(
+        cal.gateway.helloShare !== undefined && cal.gateway.helloShare >= 0 && cal.gateway.helloShare <= 1,
+      );
+      assert.equal(cal.gateway.helloShare, after._measured.helloShare);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -175,6 +175,11 @@ describe('load measurements', () => {
     assert.equal(calibration.gateway.sessionBytes, 6000);
     assert.equal(calibration.gateway.pushCpuUs, 120);
     assert.equal((json._measured as typeof m).clients, 10);
+    assert.equal(calibration.gateway.helloShare, 0.3, "not measured: the file's helloShare is kept");
+    assert.equal(
+      applyMeasurement(CALIBRATION_FILE, { ...m, helloShare: 0.42 }).calibration.gateway.helloShare,
+      0.42,
+    );
     assert.throws(() => applyMeasurement('/nonexistent/sim.json', m), /cannot read/);
   });
 });
