@@ -16,9 +16,10 @@ import { CALIBRATION_FILE } from '../../sim/calibration.js';
 export default class LoadCalibrate extends TacoCommand {
   static override summary = 'Measure the live gateway’s costs and write them into the simulator’s cost model';
   static override description =
-    'Drives a running `taco serve` phase by phase — sign-in, idle sessions, extra pings, pushes through the HTTP ' +
-    'API, a reconnect storm — and reads its CPU and memory from its /metrics. Writes sessionBytes, signInCpuUs, ' +
-    'frameCpuUs and pushCpuUs into calibration/sim.json (or --output), keeping the other settings; what was ' +
+    'Drives a running `taco serve` phase by phase — sign-in, idle sessions, extra pings, upgrades without a ' +
+    'hello, pushes through the HTTP API, a reconnect storm, every client leaving — and reads its CPU and memory ' +
+    'from its /metrics. Writes sessionBytes, signInCpuUs, helloShare, frameCpuUs, pushCpuUs and closeCpuUs into ' +
+    'calibration/sim.json (or --output), keeping the other settings; what was ' +
     'measured is kept under "_measured". Run it on a quiet machine: other work shows up in the figures.';
   static override examples = [
     '<%= config.bin %> load calibrate --app demo --secret S',
