@@ -37,6 +37,8 @@ export interface PushOptions {
   warmupMs: number;
   /** Read the server's ACK counter every this often during the run (0 = only before and after). */
   serverStatsEveryMs: number;
+  /** Told when the measured window's pushes start and when the last of them has been sent. */
+  onMeasuredWindow?: ((edge: 'start' | 'end') => void) | undefined;
 }
 
 export interface PushSecond {
@@ -175,7 +177,9 @@ export async function pushPhase(
     }
   })();
   try {
+    o.onMeasuredWindow?.('start');
     await driver.start(o.ratePerSec, o.durationMs);
+    o.onMeasuredWindow?.('end');
     await driver.stop(o.drainMs);
     // Let the last pushes reach their clients (and their ACKs the server).
     const counts = driver.counts;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { addressOfClient, planProcesses, sourceAddress } from '../../src/load/addresses.js';
-import { oneWayFromRtt } from '../../src/load/agreement.js';
+import { latenessSampler, oneWayFromRtt, recordLateness } from '../../src/load/agreement.js';
 import { applyMeasurement } from '../../src/load/calibrate.js';
 import { addWire, newHistogram, recordMs, summarize, toWire } from '../../src/load/hist.js';
 import { pushBody } from '../../src/load/push-driver.js';
@@ -181,6 +181,65 @@ describe('load measurements', () => {
       0.42,
     );
     assert.throws(() => applyMeasurement('/nonexistent/sim.json', m), /cannot read/);
+  });
+});
+
+describe("the push generator's lateness as the pushes meet it", () => {
+  test('one 300 ms stall in 10 s delays 3 % of the pushes, by up to 300 ms', () => {
+    const sample = latenessSampler({ spanMs: 10_000, excessMs: [0.1, 300, 0.2] });
+    const n = 200_000;
+    let late = 0;
+    let long = 0;
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      const d = sample((i + 0.5) / n, ((i * 7919) % n) / n);
+      if (d > 0) late++;
+      if (d > 100) long++;
+      max = Math.max(max, d);
+    }
+    assert.ok(Math.abs(late / n - 300.3 / 10_000) < 0.001, `late share ${late / n}`);
+    assert.ok(Math.abs(long / n - 200 / 10_000) < 0.001, `share over 100 ms ${long / n}`);
+    assert.ok(max < 300 && max > 299, `max ${max}`);
+  });
+
+  test('on-time ticks delay nothing; the sampler stays within the largest excess (property)', () => {
+    assert.equal(latenessSampler({ spanMs: 1_000, excessMs: [] })(0.5, 0.5), 0);
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0.06, max: 500, noNaN: true }), { maxLength: 50 }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        (excessMs, u, v) => {
+          const d = latenessSampler({ spanMs: 10_000, excessMs })(u, v);
+          assert.ok(d >= 0 && d <= Math.max(0, ...excessMs));
+        },
+      ),
+    );
+  });
+
+  test('the recorder sees a blocked event loop as one late tick', async () => {
+    const r = recordLateness();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const until = Date.now() + 60;
+    while (Date.now() < until) {} // the loop blocked for 60 ms
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const l = r.stop();
+    assert.ok(Math.max(...l.excessMs) >= 50, `excess ${JSON.stringify(l.excessMs)}`);
+    assert.ok(l.spanMs >= 95);
+  });
+
+  test('only the measured window counts: a stall before its start is left out', async () => {
+    const r = recordLateness();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const until = Date.now() + 60;
+    while (Date.now() < until) {}
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    r.mark('start');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    r.mark('end');
+    const l = r.stop();
+    assert.ok(Math.max(0, ...l.excessMs) < 40, `excess ${JSON.stringify(l.excessMs)}`);
+    assert.ok(l.spanMs >= 25 && l.spanMs < 200, `span ${l.spanMs}`);
   });
 });
 
