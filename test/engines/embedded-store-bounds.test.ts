@@ -8,7 +8,7 @@ import type { MessageRecord } from '../../src/core/ports.js';
 import { MESSAGE_STATUSES } from '../../src/core/status.js';
 import { MemoryMessageStore } from '../../src/engines/embedded/message-store.js';
 import { packSettled, unpackSettled } from '../../src/engines/embedded/settled-message.js';
-import { FC_SEED } from '../helpers/core-harness.js';
+import { CoreHarness, FC_SEED } from '../helpers/core-harness.js';
 
 fc.configureGlobal({ seed: FC_SEED });
 
@@ -180,5 +180,31 @@ describe('retained segments', () => {
     );
     await s.expireDue(T0 + 1_011, 10);
     assert.equal(await s.get('f'), undefined, 'its retention counted from when it was retired');
+  });
+});
+
+describe('a full embedded store seen through the dispatcher', () => {
+  test('a push past maxUnsettled is refused with OVERLOADED and nothing is queued; a delivery makes room', async () => {
+    const h = await CoreHarness.create({ seed: 3, messageStore: { maxUnsettled: 1 } });
+    try {
+      // Offline devices: their messages stay pending.
+      const [first] = await h.push({ to: { devices: ['off-1'] } });
+      await assert.rejects(h.push({ to: { devices: ['off-2'] } }), (e: TacoError) => {
+        assert.equal(e.code, 'OVERLOADED');
+        assert.equal(e.httpStatus, 503);
+        return true;
+      });
+      assert.equal(h.messages.size, 1, 'the refused push left nothing behind');
+      assert.equal(h.telemetry.counts.get('push.accepted'), 1);
+      // The first device signs in, gets its message and ACKs it: room for one more.
+      const c = await h.signIn('off-1');
+      h.ack(c, first!);
+      await h.settle();
+      assert.equal((await h.status(first!)).status, 'delivered');
+      await h.push({ to: { devices: ['off-2'] } });
+      assert.equal(h.telemetry.counts.get('push.accepted'), 2);
+    } finally {
+      await h.stop();
+    }
   });
 });
