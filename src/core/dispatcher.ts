@@ -55,7 +55,7 @@ export interface SyncMessageStore {
   getSync(id: string): MessageRecord | undefined;
   /** `create`: the store keeps a copy of the record. */
   createSync(rec: MessageRecord): void;
-  /** `create` of a record the caller hands over and never touches again (no copy), under an id it has just minted. */
+  /** `create` of a record the caller hands over and never touches again (no copy). */
   createOwnedSync(rec: MessageRecord): void;
   transitionSync(id: string, status: MessageStatus, at: number, channel?: MessageRecord['channel']): boolean;
 }

@@ -62,7 +62,7 @@ export interface CalibrationMeasurement {
   closeCpuUs?: number;
   /** Server CPU per WebSocket upgrade that sends no hello (absent before it was measured). */
   upgradeCpuUs?: number;
-  /** The hello's share of a first sign-in's CPU (absent before it was measured). */
+  /** The hello's share of a storm attempt's CPU (signInCpuUs), 1 − upgradeCpuUs / signInCpuUs (absent before it was measured). */
   helloShare?: number;
   /** net.core.somaxconn-capped listen backlog of `taco serve` here, or null off Linux. */
   listenBacklog?: number | null;
