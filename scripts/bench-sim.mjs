@@ -31,7 +31,13 @@ if (!args.includes('--no-build') && !args.includes('--child')) {
   execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
 }
 
-if (args.includes('--child')) await child();
+if (args.includes('--cpu-prof') && !process.execArgv.some((a) => a.startsWith('--cpu-prof'))) {
+  // The flag is node's: run this script again under it, with the same heap flags, built already.
+  const rest = args.filter((a) => a !== '--cpu-prof' && a !== '--no-build');
+  const node = [...process.execArgv, '--cpu-prof', '--cpu-prof-dir=.', process.argv[1]];
+  const child = spawn(process.execPath, [...node, '--no-build', '--cpu-prof', ...rest], { stdio: 'inherit' });
+  process.exitCode = await new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+} else if (args.includes('--child')) await child();
 else if (args.includes('--all')) await all();
 else await one();
 
@@ -67,7 +73,9 @@ async function one() {
   console.log(`peak RSS        ${rssMiB.toFixed(0)} MiB`);
   console.log(`load average    ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)} (1 min)`);
   if (args.includes('--cpu-prof'))
-    console.log('cpu profile     written by --cpu-prof in the working directory');
+    console.log(
+      'cpu profile     written to the working directory (CPU.*.cpuprofile; bench/profile-summary.mjs FILE sums it)',
+    );
 }
 
 /** `--child FILE VARIANT`: one run (VARIANT `-` is the base run); prints one JSON line. */

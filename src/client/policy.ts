@@ -143,15 +143,19 @@ export class DedupWindow {
 
   /** Returns true if `id` is new (and remembers it), false for a duplicate. */
   add(id: string): boolean {
-    if (this.seen.has(id)) return false;
+    // One hash lookup, not `has` then `add`: the simulator's window holds millions of ids, and
+    // each lookup there is a cache miss.
+    const before = this.seen.size;
+    this.seen.add(id);
+    if (this.seen.size === before) return false;
     if (this.ring.length < this.capacity) {
       this.ring.push(id);
     } else {
+      // The oldest cannot be `id`: every id in the ring is in `seen`, and `id` was not.
       this.seen.delete(this.ring[this.next]!);
       this.ring[this.next] = id;
       this.next = (this.next + 1) % this.capacity;
     }
-    this.seen.add(id);
     return true;
   }
 

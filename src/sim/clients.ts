@@ -111,8 +111,7 @@ const PING: ClientFrame = { op: 'ping' };
  */
 const STRIDE = 8;
 const ROW_BYTES = STRIDE * 8;
-/** Float64 slots. */
-const HEARTBEAT_AT = 0;
+/** Float64 slots. Slot 0 is free: the heartbeat's due time lives on the connection (SimConn.heartbeatAt). */
 /** Due time of the one pending state timer (connect, timeout, dead); events at other times are stale. */
 const TIMER_AT = 1;
 // Slot 2 holds the small fields, by byte (B_*) and, for the node index, by int16.
@@ -191,7 +190,6 @@ export class ClientPopulation {
     this.i16 = new Int16Array(rows);
     for (let c = 0; c < n; c++) {
       this.f64[c * STRIDE + TIMER_AT] = Number.NaN;
-      this.f64[c * STRIDE + HEARTBEAT_AT] = Number.NaN;
       this.f64[c * STRIDE + LOST_AT] = Number.NaN;
       this.i8[c * ROW_BYTES + B_DNS_EZONE] = -1;
       this.i16[c * (ROW_BYTES / 2) + I16_PENDING_NODE] = -1;
@@ -273,13 +271,13 @@ export class ClientPopulation {
           this.scheduleReconnect(c, 0);
         }
         return;
-      case Ev.HEARTBEAT:
-        if (
-          this.f64[c * STRIDE + HEARTBEAT_AT] === this.clock.now() &&
-          this.u8[c * ROW_BYTES + B_STATE] === ClientState.OPEN
-        )
-          this.heartbeat(c);
+      case Ev.HEARTBEAT: {
+        // The event carries its connection, whose due time is set only while the client is OPEN
+        // on it (wentOffline clears it): the client's row is not read on this, the commonest event.
+        const conn = ref as SimConn;
+        if (conn.heartbeatAt === this.clock.now()) this.heartbeat(c, conn);
         return;
+      }
       case Ev.DEAD:
         if (this.dueWhile(c, ClientState.OPEN)) {
           this.abandon(c);
@@ -604,8 +602,7 @@ export class ClientPopulation {
     this.clock.at(t, kind, c);
   }
 
-  private heartbeat(c: number): void {
-    const conn = this.conns[c]!;
+  private heartbeat(c: number, conn: SimConn): void {
     const node = this.nodes[conn.node]!;
     const now = this.clock.now();
     if (conn.serverClosed && !this.net.isCut(conn.ezone)) {
@@ -616,18 +613,18 @@ export class ClientPopulation {
     if (node.dead || this.net.isCut(conn.ezone) || conn.serverClosed) {
       // No pong will come: the SDK gives up on this link after its pong timeout.
       this.armTimer(c, now + this.p.pongTimeoutMs, Ev.DEAD);
-      this.f64[c * STRIDE + HEARTBEAT_AT] = Number.NaN;
+      conn.heartbeatAt = Number.NaN;
       return;
     }
     this.work(node.index, now, this.p.frameCpuMs);
     node.gateway.frame(conn.session!, PING);
-    this.scheduleHeartbeat(c);
+    this.scheduleHeartbeat(c, conn);
   }
 
-  private scheduleHeartbeat(c: number): void {
+  private scheduleHeartbeat(c: number, conn: SimConn): void {
     const at = this.clock.now() + this.p.heartbeatSec * 1000;
-    this.f64[c * STRIDE + HEARTBEAT_AT] = at;
-    this.clock.at(at, Ev.HEARTBEAT, c);
+    conn.heartbeatAt = at;
+    this.clock.at(at, Ev.HEARTBEAT, c, conn);
   }
 
   /** A frame reaches the client, unless it has given up on that connection (a replaced one always has). */
@@ -652,7 +649,7 @@ export class ClientPopulation {
         this.f64[c * STRIDE + LOST_AT] = Number.NaN;
         this.online++;
         this.observer.onOnline(c, Number.isNaN(lost) ? undefined : this.clock.now() - lost);
-        this.scheduleHeartbeat(c);
+        this.scheduleHeartbeat(c, conn);
         return;
       }
       case 'push': {
@@ -720,7 +717,8 @@ export class ClientPopulation {
   private wentOffline(c: number): void {
     if (this.u8[c * ROW_BYTES + B_STATE] === ClientState.OPEN) this.online--;
     this.u8[c * ROW_BYTES + B_STATE] = ClientState.IDLE;
-    this.f64[c * STRIDE + HEARTBEAT_AT] = Number.NaN;
+    const conn = this.conns[c];
+    if (conn) conn.heartbeatAt = Number.NaN;
     if (Number.isNaN(this.f64[c * STRIDE + LOST_AT]!)) this.f64[c * STRIDE + LOST_AT] = this.clock.now();
     this.observer.onOffline(c);
   }

@@ -118,6 +118,8 @@ export class SimConn implements ClientConnection {
   serverClosed = false;
   /** The client side is gone (it decided the link is dead, or it was reset). */
   clientGone = false;
+  /** When the client's next heartbeat on this connection is due; NaN when none is (not OPEN on it). */
+  heartbeatAt = Number.NaN;
 
   constructor(
     readonly client: number,
