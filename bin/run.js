@@ -1,5 +1,10 @@
 #!/usr/bin/env node
 // Entry point of the `taco` binary: oclif loads the compiled commands from dist/.
-import { execute } from '@oclif/core';
+// `taco serve` needs node flags set at start-up (dist/server/node-flags.js): without them it
+// starts itself again with them, and this process only passes signals on.
+import { relaunchServeIfNeeded } from '../dist/server/node-flags.js';
 
-await execute({ dir: import.meta.url });
+if (!(await relaunchServeIfNeeded(process.argv.slice(2), process.argv[1]))) {
+  const { execute } = await import('@oclif/core');
+  await execute({ dir: import.meta.url });
+}

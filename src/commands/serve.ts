@@ -4,6 +4,7 @@ import { TacoCommand } from '../cli/base-command.js';
 import { openMultiDc } from '../failover/node-wiring.js';
 import { autoHttpFront, parseAppFlag, readConfigFile, resolveServeConfig } from '../server/config-file.js';
 import { selectServerEngines } from '../server/engines.js';
+import { watchLauncher } from '../server/node-flags.js';
 import { startServer } from '../server/server.js';
 import { MAX_WORKERS, runWorkers } from '../server/workers.js';
 
@@ -135,15 +136,30 @@ export default class Serve extends TacoCommand {
     });
     this.log(JSON.stringify(server.ready));
     await new Promise<void>((resolve) => {
+      let stopping = false;
       const shutdown = (signal: string) => {
+        // A Ctrl-C reaches both a relaunched server and its launcher, which passes it on: once is enough.
+        if (stopping) return;
+        stopping = true;
         log.info({ signal }, 'shutting down');
         server.stop().then(resolve, (e) => {
           log.error({ err: e }, 'shutdown failed');
           resolve();
         });
       };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      const onInt = () => shutdown('SIGINT');
+      const onTerm = () => shutdown('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+      const unwatch = watchLauncher(() => shutdown('launcher gone'));
+      this.stopListening = () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+        unwatch();
+      };
     });
+    this.stopListening?.();
   }
+
+  private stopListening: (() => void) | undefined;
 }

@@ -19,6 +19,7 @@ import { cpus, getPriority, loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TacoError } from '../core/errors.js';
+import { SERVE_NODE_FLAGS } from '../server/node-flags.js';
 import { monoMs, sleep } from './clock.js';
 import { ClientFleet } from './fleet.js';
 import { type LatencySummary, summarize } from './hist.js';
@@ -179,7 +180,12 @@ async function startSystem(
         module: INPROC,
         args: [JSON.stringify(cfg)],
         ipc: true,
-        execArgv: [...process.execArgv.filter((a) => !/^--(inspect|cpu-prof)/.test(a)), ...execArgv],
+        // It stands in for `taco serve`'s process: the node flags serve runs with (node-flags.ts).
+        execArgv: [
+          ...process.execArgv.filter((a) => !/^--(inspect|cpu-prof)/.test(a)),
+          ...SERVE_NODE_FLAGS,
+          ...execArgv,
+        ],
       },
     );
     favourServer(server.pid, o.serverNice);

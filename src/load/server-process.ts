@@ -9,6 +9,7 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TacoError } from '../core/errors.js';
+import { SERVE_NODE_FLAGS } from '../server/node-flags.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const TACO_BIN = `${REPO_ROOT}bin/run.js`;
@@ -146,5 +147,7 @@ export function startTacoServe(
     module: TACO_BIN,
     args: ['serve', '--ws-port', '0', '--http-port', '0', '--grpc-port', '0', '--log-level', 'warn', ...args],
     ...opts,
+    // With serve's node flags given here it does not relaunch itself: the pid measured is the server's.
+    execArgv: [...(opts.execArgv ?? []), ...SERVE_NODE_FLAGS],
   });
 }

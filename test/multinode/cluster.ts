@@ -19,6 +19,7 @@ import { stringify } from 'yaml';
 import type { CoreConfigInput } from '../../src/core/config.js';
 import { MysqlDb } from '../../src/engines/mysql/db.js';
 import { connectRedis, type RedisClient } from '../../src/engines/redis/client.js';
+import { SERVE_NODE_FLAGS } from '../../src/server/node-flags.js';
 import { BIN, ROOT, taco } from '../helpers/cli.js';
 import { admin } from '../helpers/services.js';
 
@@ -164,6 +165,8 @@ export function spawnNode(
     process.execPath,
     [
       ...(opts.nodeArgs ?? []),
+      // serve's node flags given here: it runs in this pid, not relaunched (the tests SIGKILL it).
+      ...SERVE_NODE_FLAGS,
       // TACO_MN_BIN: another build of the binary (e.g. an instrumented copy of dist/ for a diagnosis).
       process.env.TACO_MN_BIN ?? BIN,
       'serve',
