@@ -10,6 +10,8 @@
 //                                        node bench/alloc-summary.mjs DIR/taco-saturate.heapprofile
 //   npm run bench -- --json FILE         also write the full result as JSON
 //   npm run bench -- --quick             small numbers (a smoke run, not for the record)
+//   npm run bench -- --reference-node-flags   the reference runs with taco serve's node flags too
+//                                        (its 32 MiB young generation; the stricter comparison)
 //   npm run bench -- --server-nice none  leave the servers' priority alone (default: nice -10 for
 //                                        the server under test, both systems, where permitted)
 import { spawnSync } from 'node:child_process';
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     rate: { type: 'string' },
     duration: { type: 'string' },
     'server-nice': { type: 'string' },
+    'reference-node-flags': { type: 'boolean' },
   },
 });
 
@@ -71,6 +74,7 @@ const o = {
   only,
   profileDir: values.profile,
   allocProfileDir: values['alloc-profile'],
+  referenceNodeFlags: values['reference-node-flags'] === true,
 };
 o.idleClients = num(values['idle-clients'], o.idleClients);
 o.signInClients = num(values['signin-clients'], o.signInClients);

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { addressOfClient, planProcesses, sourceAddress } from '../../src/load/addresses.js';
 import { latenessSampler, oneWayFromRtt, recordLateness } from '../../src/load/agreement.js';
+import { benchRows, type SystemFigures } from '../../src/load/bench.js';
 import { applyMeasurement } from '../../src/load/calibrate.js';
 import { addWire, newHistogram, recordMs, summarize, toWire } from '../../src/load/hist.js';
 import { pushBody } from '../../src/load/push-driver.js';
@@ -262,5 +263,35 @@ describe('serve --workers', () => {
     assert.equal(autoHttpFront(1, 2), 'thread');
     assert.equal(autoHttpFront(1, 1), 'inline');
     assert.equal(autoHttpFront(2, 8), 'inline');
+  });
+});
+
+describe('bench table', () => {
+  const figures = (f: Partial<SystemFigures>): SystemFigures => ({
+    sessionBytes: null,
+    signInsPerSec: null,
+    pushAcksPerSec: null,
+    cpuUsPerPush: null,
+    latency: null,
+    ...f,
+  });
+  const row = (rows: ReturnType<typeof benchRows>, figure: string) => rows.find((r) => r.figure === figure)!;
+
+  test('a target is judged on the exact ratio, not the rounded one the table shows', () => {
+    // 0.5989 per core shows as 0.6 and misses ≥ 0.6; 1.504 memory shows as 1.5 and misses ≤ 1.5.
+    const rows = benchRows(
+      figures({ cpuUsPerPush: 5.989, sessionBytes: 1000, signInsPerSec: 10_000, pushAcksPerSec: 1000 }),
+      figures({ cpuUsPerPush: 10, sessionBytes: 1504, signInsPerSec: 6999, pushAcksPerSec: 600 }),
+    );
+    const core = row(rows, 'pushes + ACK per second per server core');
+    assert.equal(core.ratio, 0.6);
+    assert.equal(core.met, false);
+    const mem = row(rows, 'memory per idle signed-in session');
+    assert.equal(mem.ratio, 1.5);
+    assert.equal(mem.met, false);
+    assert.equal(row(rows, 'sign-ins per second').met, false, '0.6999 is not 0.7');
+    assert.equal(row(rows, 'pushes + ACK per second at saturation').met, true, 'exactly 0.6 meets ≥ 0.6');
+    const none = row(benchRows(figures({}), figures({})), 'pushes + ACK per second per server core');
+    assert.equal(none.met, null);
   });
 });
