@@ -633,9 +633,29 @@ export class Dispatcher {
     p.attempt = attempt;
     p.timer = this.d.clock.setTimeout(() => {
       p.timer = undefined;
+      if (this.ackedElsewhere(rec.id)) return;
       this.onAckTimeout(rec, p).catch(() => this.attemptFailed(rec, p.attempt));
     }, this.d.cfg.dispatch.ackTimeoutMs);
     this.pending.set(rec.id, p);
+  }
+
+  /**
+   * An ACK timer's first question on a store that answers at once: did the ACK land on another node
+   * (the device's gateway, when this node delivered through it)? Then nothing is left to do here,
+   * and no async step is taken for it — most pushes of a multi-node ezone end this way.
+   */
+  private ackedElsewhere(id: string): boolean {
+    const messages = syncOf<SyncMessageStore>(this.d.messages);
+    if (!messages) return false;
+    let cur: MessageRecord | undefined;
+    try {
+      cur = messages.getSync(id);
+    } catch {
+      return false; // onAckTimeout asks again, the way it handles a failing store
+    }
+    if (!cur || !isSettled(cur.status)) return false;
+    this.forget(id);
+    return true;
   }
 
   private async onAckTimeout(rec: MessageRecord, p: Pending): Promise<void> {

@@ -73,25 +73,29 @@ export class SimRpc implements PeerRpc {
     }
     return new Promise((resolve, reject) => {
       const call: Call = { req, resolve, reject, deadline: undefined, done: false };
-      const deadline = () => {
-        if (call.done) return;
-        call.done = true;
-        this.timeouts++;
-        reject(new TacoError('DEADLINE_EXCEEDED', `call to node ${node} exceeded ${deadlineMs} ms`));
-      };
       const bounded = Number.isFinite(deadlineMs);
       if (peer.active < this.p.maxConcurrentStreams) {
         // A call that takes a stream at once ends at start + latency (fixed when it starts): it needs
         // a deadline timer only when that is later than its deadline.
         if (bounded && this.p.latencyMs + this.slowdownMs >= deadlineMs)
-          call.deadline = this.clock.setTimeout(deadline, deadlineMs);
+          call.deadline = this.armDeadline(node, call, deadlineMs);
         this.start(node, peer, call);
       } else {
-        if (bounded) call.deadline = this.clock.setTimeout(deadline, deadlineMs);
+        if (bounded) call.deadline = this.armDeadline(node, call, deadlineMs);
         this.quotaHits++;
         peer.waiting.push(call);
       }
     });
+  }
+
+  /** The call's deadline timer (a closure only for the calls that need one). */
+  private armDeadline(node: number, call: Call, deadlineMs: number): TimerHandle {
+    return this.clock.setTimeout(() => {
+      if (call.done) return;
+      call.done = true;
+      this.timeouts++;
+      call.reject(new TacoError('DEADLINE_EXCEEDED', `call to node ${node} exceeded ${deadlineMs} ms`));
+    }, deadlineMs);
   }
 
   private start(node: number, peer: Peer, call: Call): void {
