@@ -134,32 +134,33 @@ export default class Serve extends TacoCommand {
       multiDc,
       log: (msg, fields) => log.warn(fields ?? {}, msg),
     });
-    this.log(JSON.stringify(server.ready));
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const shutdown = (signal: string) => {
-        // A Ctrl-C reaches both a relaunched server and its launcher, which passes it on: once is enough.
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, 'shutting down');
-        server.stop().then(resolve, (e) => {
-          log.error({ err: e }, 'shutdown failed');
-          resolve();
-        });
-      };
-      const onInt = () => shutdown('SIGINT');
-      const onTerm = () => shutdown('SIGTERM');
-      process.on('SIGINT', onInt);
-      process.on('SIGTERM', onTerm);
-      const unwatch = watchLauncher(() => shutdown('launcher gone'));
-      this.stopListening = () => {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-        unwatch();
-      };
-    });
-    this.stopListening?.();
+    // Listening for signals before the ready line: a supervisor (or a launcher passing a signal on)
+    // may send SIGTERM the moment it reads it, and a signal without a listener kills at once.
+    let stopping = false;
+    let stopped: () => void = () => {};
+    const done = new Promise<void>((resolve) => (stopped = resolve));
+    const shutdown = (signal: string) => {
+      // A Ctrl-C reaches both a relaunched server and its launcher, which passes it on: once is enough.
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      server.stop().then(stopped, (e) => {
+        log.error({ err: e }, 'shutdown failed');
+        stopped();
+      });
+    };
+    const onInt = () => shutdown('SIGINT');
+    const onTerm = () => shutdown('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const unwatch = watchLauncher(() => shutdown('launcher gone'));
+    try {
+      this.log(JSON.stringify(server.ready));
+      await done;
+    } finally {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      unwatch();
+    }
   }
-
-  private stopListening: (() => void) | undefined;
 }
