@@ -36,6 +36,7 @@ const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const
 export async function relaunchServeIfNeeded(argv: readonly string[], script: string): Promise<boolean> {
   if (argv[0] !== 'serve' || process.env[NO_RELAUNCH_ENV] === '1' || process.env[LAUNCHER_PID_ENV])
     return false;
+  if (argv.includes('--help') || argv.includes('-h')) return false; // nothing to serve
   const missing = missingServeFlags(process.execArgv, process.env.NODE_OPTIONS);
   if (missing.length === 0) return false;
   const child = spawn(process.execPath, [...process.execArgv, ...missing, script, ...argv], {
