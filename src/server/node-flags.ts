@@ -49,7 +49,10 @@ export async function relaunchServeIfNeeded(argv: readonly string[], script: str
   const handlers = FORWARDED.map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
   const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('error', () => resolve({ code: 1, signal: null }));
+    child.once('error', (e) => {
+      process.stderr.write(`taco serve: could not start node with ${missing.join(' ')}: ${e.message}\n`);
+      resolve({ code: 1, signal: null });
+    });
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   for (const [s, h] of handlers) process.off(s, h);
