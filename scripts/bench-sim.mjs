@@ -35,8 +35,10 @@ if (args.includes('--cpu-prof') && !process.execArgv.some((a) => a.startsWith('-
   // The flag is node's: run this script again under it, with the same heap flags, built already.
   const rest = args.filter((a) => a !== '--cpu-prof' && a !== '--no-build');
   const node = [...process.execArgv, '--cpu-prof', '--cpu-prof-dir=.', process.argv[1]];
-  const child = spawn(process.execPath, [...node, '--no-build', '--cpu-prof', ...rest], { stdio: 'inherit' });
-  process.exitCode = await new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  const profiled = spawn(process.execPath, [...node, '--no-build', '--cpu-prof', ...rest], {
+    stdio: 'inherit',
+  });
+  process.exitCode = await new Promise((resolve) => profiled.on('exit', (code) => resolve(code ?? 1)));
 } else if (args.includes('--child')) await child();
 else if (args.includes('--all')) await all();
 else await one();

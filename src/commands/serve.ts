@@ -4,7 +4,7 @@ import { TacoCommand } from '../cli/base-command.js';
 import { openMultiDc } from '../failover/node-wiring.js';
 import { autoHttpFront, parseAppFlag, readConfigFile, resolveServeConfig } from '../server/config-file.js';
 import { selectServerEngines } from '../server/engines.js';
-import { watchLauncher } from '../server/node-flags.js';
+import { onStopRequest } from '../server/node-flags.js';
 import { startServer } from '../server/server.js';
 import { MAX_WORKERS, runWorkers } from '../server/workers.js';
 
@@ -149,18 +149,12 @@ export default class Serve extends TacoCommand {
         stopped();
       });
     };
-    const onInt = () => shutdown('SIGINT');
-    const onTerm = () => shutdown('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    const unwatch = watchLauncher(() => shutdown('launcher gone'));
+    const stopListening = onStopRequest(shutdown);
     try {
       this.log(JSON.stringify(server.ready));
       await done;
     } finally {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      unwatch();
+      stopListening();
     }
   }
 }

@@ -66,7 +66,7 @@ export async function relaunchServeIfNeeded(argv: readonly string[], script: str
  * In a relaunched server: calls `onGone` once if the launcher disappears (SIGKILLed: nothing passed
  * the signal on), so the server never outlives it holding its ports. Returns the stop function.
  */
-export function watchLauncher(onGone: () => void, everyMs = 1000): () => void {
+function watchLauncher(onGone: () => void, everyMs = 1000): () => void {
   const pid = Number(process.env[LAUNCHER_PID_ENV]);
   if (!Number.isInteger(pid) || pid <= 0) return () => {};
   const timer = setInterval(() => {
@@ -76,4 +76,22 @@ export function watchLauncher(onGone: () => void, everyMs = 1000): () => void {
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * A server's stop requests: SIGINT, SIGTERM, and its launcher's disappearance. `stop` may be called
+ * more than once (a relaunched server gets a terminal's Ctrl-C twice: from the terminal and from its
+ * launcher) and must act once. Listens from now on; returns what stops listening.
+ */
+export function onStopRequest(stop: (why: string) => void): () => void {
+  const onInt = () => stop('SIGINT');
+  const onTerm = () => stop('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const unwatch = watchLauncher(() => stop('launcher gone'));
+  return () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    unwatch();
+  };
 }

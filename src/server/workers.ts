@@ -28,7 +28,7 @@ import pino from 'pino';
 import { TacoError } from '../core/errors.js';
 import type { ServeConfig } from './config-file.js';
 import { selectServerEngines } from './engines.js';
-import { watchLauncher } from './node-flags.js';
+import { onStopRequest } from './node-flags.js';
 import { type ReadyInfo, type RunningServer, startServer } from './server.js';
 
 export const MAX_WORKERS = 64;
@@ -191,16 +191,8 @@ export async function runWorkers(o: WorkersOptions): Promise<void> {
   // A terminal's Ctrl-C reaches every process of the group; workers ignore it and wait for our 'stop'.
   // Listeners stay until we are done (`shutdown` runs once): a relaunched primary gets a Ctrl-C
   // twice, from the terminal and from its launcher (node-flags.ts).
-  const onInt = () => void shutdown('SIGINT');
-  const onTerm = () => void shutdown('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  const unwatch = watchLauncher(() => void shutdown('launcher gone'));
-  void done.then(() => {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-    unwatch();
-  });
+  const stopListening = onStopRequest((why) => void shutdown(why));
+  void done.then(stopListening);
 
   try {
     await firstReady;
