@@ -11,10 +11,13 @@
 //                                            run); --resume FILE runs only what FILE lacks
 //   --cpu-prof                               V8 CPU profile of the run, in the working directory
 //   --no-build                               use dist/ as it is
+//   (the base run also prints the machine probe, bench/machine-probe.mjs: wall times of different
+//   machines compare only with it)
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
 const flag = (name) => {
@@ -46,6 +49,14 @@ else await one();
 /** One scenario's base run in this process (the classic benchmark). */
 async function one() {
   const file = args.find((a) => a.endsWith('.yaml')) ?? 'scenarios/baseline-1.6m.yaml';
+  // The machine first, in a process of its own: the wall time below moves with its memory latency.
+  const machine = JSON.parse(
+    execFileSync(
+      process.execPath,
+      [fileURLToPath(new URL('../bench/machine-probe.mjs', import.meta.url)), '--json'],
+      { encoding: 'utf8' },
+    ),
+  );
   const { runScenarioFile } = await import('../dist/sim/run.js');
   const { judgeRun } = await import('../dist/sim/report/verdict.js');
   let events = () => 0;
@@ -74,6 +85,9 @@ async function one() {
   console.log(`events          ${ev} (${Math.round(ev / wallS).toLocaleString('en-US')} /s)`);
   console.log(`peak RSS        ${rssMiB.toFixed(0)} MiB`);
   console.log(`load average    ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)} (1 min)`);
+  console.log(
+    `machine         ${machine.mapLookupNs} ns per random lookup in a 1.6M-key Map, ${machine.intLoopMs} ms integer loop (bench/machine-probe.mjs)`,
+  );
   if (args.includes('--cpu-prof'))
     console.log(
       'cpu profile     written to the working directory (CPU.*.cpuprofile; bench/profile-summary.mjs FILE sums it)',
