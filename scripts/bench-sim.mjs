@@ -88,6 +88,14 @@ async function one() {
   console.log(
     `machine         ${machine.mapLookupNs} ns per random lookup in a 1.6M-key Map, ${machine.intLoopMs} ms integer loop (bench/machine-probe.mjs)`,
   );
+  // Issue 3's target, judged only where it applies: the baseline at full scale.
+  if (file === 'scenarios/baseline-1.6m.yaml' && scale === 1) {
+    const wallOk = wallS <= 60;
+    const rssOk = rssMiB <= 4096;
+    console.log(
+      `target          ≤ 60 s wall ${wallOk ? 'met' : 'MISSED'}, ≤ 4 GiB peak RSS ${rssOk ? 'met' : 'MISSED'} (issue 3; on this machine, see the probe)`,
+    );
+  }
   if (args.includes('--cpu-prof'))
     console.log(
       'cpu profile     written to the working directory (CPU.*.cpuprofile; bench/profile-summary.mjs FILE sums it)',
