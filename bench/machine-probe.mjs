@@ -8,6 +8,8 @@
 //   node bench/machine-probe.mjs          prints the figures
 //   node bench/machine-probe.mjs --json   one JSON line (what bench:sim reads)
 
+import { pathToFileURL } from 'node:url';
+
 const KEYS = 1_600_000;
 const LOOKUPS = 3_000_000;
 
@@ -38,7 +40,7 @@ export function probeMachine() {
   return { mapLookupNs: Math.round(mapLookupNs), intLoopMs: Math.round(intLoopMs) };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const r = probeMachine();
   if (process.argv.includes('--json')) console.log(JSON.stringify(r));
   else {
