@@ -34,24 +34,13 @@ export interface FleetOptions {
   reportMs?: number;
 }
 
-export interface FleetSnapshot {
+/**
+ * The fleet's counters: every process's (ClientProcessStats) summed. `allOpenAt` and `stormBackAt`
+ * are the last process's (0 until every process is there), `stormAt` the first drop's.
+ */
+export interface FleetSnapshot
+  extends Omit<ClientProcessStats, 'rssBytes' | 'e2e' | 'accept' | 'recovery' | 'rtt'> {
   processes: number;
-  clients: number;
-  open: number;
-  connecting: number;
-  signIns: number;
-  attempts: number;
-  rejected: number;
-  errors: number;
-  closes: number;
-  pushes: number;
-  runPushes: number;
-  pingsSent: number;
-  /** Every process has had all its clients open at once (monoMs of the last one), else 0. */
-  allOpenAt: number;
-  stormAt: number;
-  /** Every process has all its clients back (monoMs of the last one), else 0. */
-  stormBackAt: number;
   clientRssBytes: number;
 }
 
