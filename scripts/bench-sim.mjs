@@ -17,6 +17,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
@@ -62,6 +63,7 @@ async function one() {
   let events = () => 0;
   // The machine is shared: the 1-minute load average before and after says how much the wall time means.
   const load0 = loadavg()[0];
+  const gc = watchGc();
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const runs = await runScenarioFile(file, {
@@ -85,6 +87,7 @@ async function one() {
   console.log(`events          ${ev} (${Math.round(ev / wallS).toLocaleString('en-US')} /s)`);
   console.log(`peak RSS        ${rssMiB.toFixed(0)} MiB`);
   console.log(`load average    ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)} (1 min)`);
+  console.log(`gc pauses       ${gc.line(wallS)}`);
   console.log(
     `machine         ${machine.mapLookupNs} ns per random lookup in a 1.6M-key Map, ${machine.intLoopMs} ms integer loop (bench/machine-probe.mjs)`,
   );
@@ -100,6 +103,41 @@ async function one() {
     console.log(
       'cpu profile     written to the working directory (CPU.*.cpuprofile; bench/profile-summary.mjs FILE sums it)',
     );
+}
+
+/**
+ * The collector's pauses on the main thread over the run, by kind (perf_hooks 'gc' entries): the
+ * young generation's scavenges are the part of the wall time that grows with what a push allocates.
+ */
+function watchGc() {
+  const kinds = new Map([
+    [perfConstants.NODE_PERFORMANCE_GC_MINOR, 'scavenges'],
+    [perfConstants.NODE_PERFORMANCE_GC_MAJOR, 'mark-compacts'],
+    [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
+    [perfConstants.NODE_PERFORMANCE_GC_WEAKCB, 'weak callbacks'],
+  ]);
+  const by = new Map();
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = kinds.get(e.detail?.kind) ?? 'other';
+      const t = by.get(kind) ?? { n: 0, ms: 0 };
+      t.n++;
+      t.ms += e.duration;
+      by.set(kind, t);
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return {
+    line(wallS) {
+      obs.disconnect();
+      let ms = 0;
+      for (const t of by.values()) ms += t.ms;
+      const parts = [...by].map(
+        ([k, t]) => `${t.n.toLocaleString('en-US')} ${k} ${(t.ms / 1000).toFixed(1)} s`,
+      );
+      return `${(ms / 1000).toFixed(1)} s (${(ms / 10 / wallS) | 0} % of the wall): ${parts.join(', ')}`;
+    },
+  };
 }
 
 /** `--child FILE VARIANT`: one run (VARIANT `-` is the base run); prints one JSON line. */
