@@ -1,7 +1,8 @@
 // `npm run bench:sim`: the simulator's performance benchmark.
 //
 //   npm run bench:sim                        the baseline (1.6M clients, 10 simulated minutes), base run:
-//                                            wall time, CPU, simulated events per second, peak RSS
+//                                            wall time, CPU, simulated events per second, peak RSS,
+//                                            the collector's pauses by kind
 //   npm run bench:sim -- --scale 0.1         the same, smaller
 //   npm run bench:sim -- scenarios/x.yaml    another scenario
 //   npm run bench:sim -- --all               every scenario in scenarios/, the base run and every

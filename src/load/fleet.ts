@@ -36,7 +36,8 @@ export interface FleetOptions {
 
 /**
  * The fleet's counters: every process's (ClientProcessStats) summed. `allOpenAt` and `stormBackAt`
- * are the last process's (0 until every process is there), `stormAt` the first drop's.
+ * are the last process's (0 until every process is there), `stormAt` the first drop's (Infinity
+ * before any).
  */
 export interface FleetSnapshot
   extends Omit<ClientProcessStats, 'rssBytes' | 'e2e' | 'accept' | 'recovery' | 'rtt'> {
